@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Handles, the keeper thread, and fork.
+ *
+ * Handles.  A struct shmpipe_writer * given to a user is not a pointer
+ * but a number: a slot of this process's handle table, the role, and the
+ * slot's generation.  A handle used after close, a forged one, or one of
+ * the wrong role is refused with -EINVAL instead of touching freed memory,
+ * and a close waits until the calls still inside the handle (on other
+ * threads) have left.
+ *
+ * The keeper.  An endpoint is alive while its slot's live mutex is held.
+ * A robust mutex belongs to the thread that locked it: if that were the
+ * user's thread, the endpoint would die with the thread, although the
+ * process lives on.  So one thread per process, the keeper, takes and
+ * releases every live mutex on the others' behalf, and lives as long as
+ * the process.  It blocks all signals and sleeps in between.
+ *
+ * Fork.  A child inherits the mapping and the table, not the keeper: the
+ * endpoints stay the parent's.  In the child every call on an inherited
+ * handle fails with -ECHILD, and closing it only unmaps it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define HANDLES_MAX	1024	/* the kernel walks 2048 robust entries */
+#define IDX_BITS	12
+#define ROLE_SHIFT	IDX_BITS
+#define GEN_SHIFT	16
+
+unsigned int shmpipe__fork_gen;
+
+static struct shmpipe__end table[HANDLES_MAX];
+static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
+
+enum keeper_op { KEEP_NONE, KEEP_LOCK, KEEP_UNLOCK };
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int running;
+	enum keeper_op op;
+	union shmpipe_mutex *target;
+	int result;
+} keeper = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+	     KEEP_NONE, NULL, 0 };
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static int keeper_do(enum keeper_op op, union shmpipe_mutex *m)
+{
+	int rc;
+
+	if (op == KEEP_UNLOCK)
+		return shmpipe__from_pthread(pthread_mutex_unlock(&m->m));
+	rc = pthread_mutex_trylock(&m->m);
+	if (rc == EOWNERDEAD)	/* a dead endpoint's slot: ours now */
+		rc = pthread_mutex_consistent(&m->m);
+	return shmpipe__from_pthread(rc);
+}
+
+static void *keeper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&keeper.mu);
+	for (;;) {
+		while (keeper.op == KEEP_NONE)
+			pthread_cond_wait(&keeper.cv, &keeper.mu);
+		keeper.result = keeper_do(keeper.op, keeper.target);
+		keeper.op = KEEP_NONE;
+		pthread_cond_broadcast(&keeper.cv);
+	}
+	return NULL;
+}
+
+static int keeper_start(void)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+	int rc;
+
+	rc = pthread_attr_init(&attr);
+	if (rc)
+		return shmpipe__from_pthread(rc);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&t, &attr, keeper_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc)
+		return shmpipe__from_pthread(rc);
+	keeper.running = 1;
+	return 0;
+}
+
+/* Hand one operation to the keeper and wait for its result. */
+static int keeper_call(enum keeper_op op, union shmpipe_mutex *m)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&keeper.mu);
+	if (!keeper.running)
+		r = keeper_start();
+	while (!r && keeper.op != KEEP_NONE)
+		pthread_cond_wait(&keeper.cv, &keeper.mu);
+	if (!r) {
+		keeper.op = op;
+		keeper.target = m;
+		pthread_cond_broadcast(&keeper.cv);
+		while (keeper.op != KEEP_NONE)
+			pthread_cond_wait(&keeper.cv, &keeper.mu);
+		r = keeper.result;
+	}
+	pthread_mutex_unlock(&keeper.mu);
+	return r;
+}
+
+int shmpipe__keeper_lock(union shmpipe_mutex *m)
+{
+	return keeper_call(KEEP_LOCK, m);
+}
+
+void shmpipe__keeper_unlock(union shmpipe_mutex *m)
+{
+	keeper_call(KEEP_UNLOCK, m);
+}
+
+/* In a forked child: no keeper, fresh private locks, old handles foreign. */
+static void after_fork_child(void)
+{
+	pthread_mutex_init(&keeper.mu, NULL);
+	pthread_cond_init(&keeper.cv, NULL);
+	keeper.running = 0;
+	keeper.op = KEEP_NONE;
+	pthread_mutex_init(&table_mu, NULL);
+	__atomic_add_fetch(&shmpipe__fork_gen, 1, __ATOMIC_RELAXED);
+}
+
+static void init_once(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+static void *encode(int idx, int role, uint64_t gen)
+{
+	return (void *)(uintptr_t)(gen << GEN_SHIFT |
+				   (uint64_t)role << ROLE_SHIFT |
+				   (uint64_t)(idx + 1));
+}
+
+int shmpipe__handle_new(int role, struct shmpipe__end **ep, void **handle)
+{
+	int i;
+
+	pthread_once(&once, init_once);
+	pthread_mutex_lock(&table_mu);
+	for (i = 0; i < HANDLES_MAX; i++)
+		if ((sh_load(&table[i].e_word) & 3) == END_FREE)
+			break;
+	if (i == HANDLES_MAX) {
+		pthread_mutex_unlock(&table_mu);
+		return -EMFILE;
+	}
+	/* Reserved, not yet usable: enter() wants END_LIVE. */
+	sh_store(&table[i].e_word, sh_load(&table[i].e_word) | END_CLOSING);
+	pthread_mutex_unlock(&table_mu);
+
+	table[i].e_role = role;
+	table[i].e_fork_gen = sh_load(&shmpipe__fork_gen);
+	table[i].e_sh = NULL;
+	table[i].e_peer = 0;
+	*ep = &table[i];
+	*handle = encode(i, role, sh_load(&table[i].e_word) >> 2);
+	return 0;
+}
+
+/* Make a reserved handle usable. */
+static void handle_publish(struct shmpipe__end *e)
+{
+	uint64_t gen = sh_load(&e->e_word) >> 2;
+
+	__atomic_store_n(&e->e_word, gen << 2 | END_LIVE, __ATOMIC_SEQ_CST);
+}
+
+/* Retire a handle: a new generation, so old copies of it are refused. */
+void shmpipe__handle_free(struct shmpipe__end *e)
+{
+	uint64_t gen = sh_load(&e->e_word) >> 2;
+
+	__atomic_store_n(&e->e_word, (gen + 1) << 2 | END_FREE,
+			 __ATOMIC_SEQ_CST);
+}
+
+static struct shmpipe__end *lookup(const void *handle, int role,
+				   uint64_t *word)
+{
+	uintptr_t v = (uintptr_t)handle;
+	unsigned int idx = (unsigned int)(v & ((1u << IDX_BITS) - 1));
+
+	if (!idx || idx > HANDLES_MAX ||
+	    ((v >> ROLE_SHIFT) & 0xf) != (uintptr_t)role)
+		return NULL;
+	*word = (uint64_t)(v >> GEN_SHIFT) << 2 | END_LIVE;
+	return &table[idx - 1];
+}
+
+/*
+ * Enter a call on a handle; shmpipe__leave() when done.  The increment of
+ * e_inflight and the load of e_word are both sequentially consistent, and
+ * so are close's store of END_CLOSING and its load of e_inflight: either
+ * close sees this call, or this call sees the close.
+ */
+struct shmpipe__end *shmpipe__enter(const void *handle, int role, int *err)
+{
+	uint64_t want;
+	struct shmpipe__end *e = lookup(handle, role, &want);
+
+	*err = -EINVAL;
+	if (!e)
+		return NULL;
+	__atomic_fetch_add(&e->e_inflight, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->e_word, __ATOMIC_SEQ_CST) != want) {
+		shmpipe__leave(e);
+		return NULL;
+	}
+	if (e->e_fork_gen != sh_load(&shmpipe__fork_gen)) {
+		shmpipe__leave(e);
+		*err = -ECHILD;
+		return NULL;
+	}
+	return e;
+}
+
+void shmpipe__leave(struct shmpipe__end *e)
+{
+	__atomic_fetch_sub(&e->e_inflight, 1, __ATOMIC_RELEASE);
+}
+
+int shmpipe__end_open(const char *name, int role, void **handle)
+{
+	struct shmpipe__end *e;
+	int r;
+
+	r = shmpipe__check_name(name);
+	if (!r && !handle)
+		r = -EINVAL;
+	if (!r)
+		r = shmpipe__handle_new(role, &e, handle);
+	if (r)
+		return r;
+
+	r = shmpipe__map(name, e);
+	if (r)
+		goto fail_free;
+	if (role == SHMPIPE_ROLE_WRITER) {
+		e->e_peers = e->e_sh->sh_readers;
+		e->e_peer_mask = &e->e_sh->sh_rmask;
+		e->e_peer = sh_load_acquire(&e->e_sh->sh_tail);
+	} else {
+		e->e_peers = e->e_sh->sh_writers;
+		e->e_peer_mask = &e->e_sh->sh_wmask;
+		e->e_peer = sh_load_acquire(&e->e_sh->sh_head);
+	}
+	r = shmpipe__attach(e);
+	if (r)
+		goto fail_unmap;
+	handle_publish(e);
+	return 0;
+
+fail_unmap:
+	shmpipe__unmap(e);
+fail_free:
+	shmpipe__handle_free(e);
+	*handle = NULL;
+	return r;
+}
+
+/*
+ * Close: stop new calls, wake this handle's sleepers (they see the handle
+ * closing and return -EPIPE), wait until they are out, then leave.
+ */
+int shmpipe__end_close(const void *handle, int role, int err)
+{
+	uint64_t live;
+	struct shmpipe__end *e = lookup(handle, role, &live);
+	uint64_t closing = (live & ~3ULL) | END_CLOSING;
+
+	if (!e || err < 0 || err > 4095)
+		return -EINVAL;
+	if (!__atomic_compare_exchange_n(&e->e_word, &live, closing, 0,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return -EINVAL;
+
+	if (e->e_fork_gen == sh_load(&shmpipe__fork_gen)) {
+		shmpipe__wake_all(e->e_sh);
+		while (__atomic_load_n(&e->e_inflight, __ATOMIC_SEQ_CST))
+			usleep(100);
+		shmpipe__detach(e, err);
+	}
+	/* In a forked child the calls counted in e_inflight were made by
+	 * threads that do not exist here: there is nobody to wait for. */
+	shmpipe__unmap(e);
+	shmpipe__handle_free(e);
+	return 0;
+}
+
+int shmpipe_writer_open(const char *name, struct shmpipe_writer **w)
+{
+	return shmpipe__end_open(name, SHMPIPE_ROLE_WRITER, (void **)w);
+}
+
+int shmpipe_reader_open(const char *name, struct shmpipe_reader **r)
+{
+	return shmpipe__end_open(name, SHMPIPE_ROLE_READER, (void **)r);
+}
+
+int shmpipe_writer_close(struct shmpipe_writer *w, int err)
+{
+	return shmpipe__end_close(w, SHMPIPE_ROLE_WRITER, err);
+}
+
+int shmpipe_reader_close(struct shmpipe_reader *r, int err)
+{
+	return shmpipe__end_close(r, SHMPIPE_ROLE_READER, err);
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Declarations shared by the library's sources and hidden from its users:
+ * nothing here is exported (see libshmpipe.map).
+ */
+#ifndef SHMPIPE_INTERNAL_H
+#define SHMPIPE_INTERNAL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "shmpipe.h"
+#include "layout.h"
+
+/* Access to fields of the mapping: every load and store is atomic. */
+#define sh_load(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define sh_load_acquire(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define sh_store(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define sh_store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define sh_add(p, v)		__atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define sh_fence()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+#define FUTEX_TID_BITS		0x3fffffffu
+#define FUTEX_WAITERS_BIT	0x80000000u
+
+/* How long any sleep lasts at most before the sleeper looks again. */
+#define SHMPIPE_SLICE_MS	50
+
+/* Handle states (low two bits of shmpipe__end.e_word). */
+#define END_FREE	0u
+#define END_LIVE	1u
+#define END_CLOSING	2u
+
+/*
+ * An open endpoint.  Private to the process: e_ fields never live in the
+ * mapping.  Handles given to users encode the slot in the process table
+ * and a generation, so a stale or forged handle is refused, not used.
+ */
+struct shmpipe__end {
+	uint64_t e_word;		/* generation << 2 | END_* */
+	int e_inflight;			/* calls inside the library */
+	int e_role;			/* SHMPIPE_ROLE_* */
+	unsigned int e_fork_gen;	/* shmpipe__fork_gen at open */
+	int e_slot;			/* index in sh_readers/sh_writers */
+	uint32_t e_token;		/* sl_token at attach */
+	struct shmpipe_shared *e_sh;
+	uint8_t *e_ring;
+	uint64_t e_cap;
+	uint64_t e_mask;
+	size_t e_map_size;
+	uint64_t e_peer;		/* last tail seen (writer), head (reader) */
+	struct shmpipe_slot *e_peers;	/* the other side's slots */
+	uint64_t *e_peer_mask;		/* the other side's mask */
+};
+
+/* A timeout turned into an absolute CLOCK_MONOTONIC time on first need. */
+struct shmpipe__deadline {
+	int ms;
+	int set;
+	struct timespec at;
+};
+
+/* errors.c */
+int shmpipe__from_pthread(int rc);
+
+/* segment.c */
+int shmpipe__check_name(const char *name);
+int shmpipe__map(const char *name, struct shmpipe__end *e);
+void shmpipe__unmap(struct shmpipe__end *e);
+uint64_t shmpipe__realtime_ns(void);
+uint64_t shmpipe__proc_start(int pid);
+
+/* sync.c */
+enum shmpipe__lock_id { LK_CTL, LK_WRITE, LK_READ };
+typedef int (*shmpipe__check_fn)(struct shmpipe__end *e);
+int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
+		  struct shmpipe__deadline *dl, shmpipe__check_fn check);
+void shmpipe__unlock(struct shmpipe__end *e, enum shmpipe__lock_id id);
+int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
+		   struct shmpipe__deadline *dl);
+void shmpipe__wake(uint32_t *seq);
+void shmpipe__wake_all(struct shmpipe_shared *sh);
+int shmpipe__deadline_passed(struct shmpipe__deadline *dl);
+
+/* endpoint.c */
+int shmpipe__attach(struct shmpipe__end *e);
+void shmpipe__detach(struct shmpipe__end *e, int err);
+int shmpipe__reap(struct shmpipe__end *e);
+void shmpipe__recover_ctl(struct shmpipe_shared *sh);
+
+/* handle.c */
+extern unsigned int shmpipe__fork_gen;
+int shmpipe__handle_new(int role, struct shmpipe__end **e, void **handle);
+void shmpipe__handle_free(struct shmpipe__end *e);
+struct shmpipe__end *shmpipe__enter(const void *handle, int role, int *err);
+void shmpipe__leave(struct shmpipe__end *e);
+int shmpipe__end_close(const void *handle, int role, int err);
+int shmpipe__end_open(const char *name, int role, void **handle);
+int shmpipe__keeper_lock(union shmpipe_mutex *m);
+void shmpipe__keeper_unlock(union shmpipe_mutex *m);
+
+static inline int shmpipe__closing(const struct shmpipe__end *e)
+{
+	return (__atomic_load_n(&e->e_word, __ATOMIC_RELAXED) & 3) != END_LIVE;
+}
+
+/* Is the endpoint in this slot still attached by a live process? */
+static inline int shmpipe__slot_alive(struct shmpipe_slot *sl)
+{
+	return (sh_load(&sl->sl_live.word) & FUTEX_TID_BITS) != 0;
+}
+
+/*
+ * Is every attached endpoint of the other side alive?  A dead one has a
+ * live word with no owner: the kernel cleared it when the process died.
+ */
+static inline int shmpipe__peers_alive(struct shmpipe__end *e)
+{
+	uint64_t m = sh_load(e->e_peer_mask);
+
+	while (m) {
+		if (!shmpipe__slot_alive(&e->e_peers[__builtin_ctzll(m)]))
+			return 0;
+		m &= m - 1;
+	}
+	return 1;
+}
+
+#endif /* SHMPIPE_INTERNAL_H */

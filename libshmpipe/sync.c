@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Locks, sleeps and wakeups that survive a peer killed at any instant.
+ *
+ * There is no condition variable in the mapping: glibc's process-shared
+ * condvars keep per-waiter state that a killed waiter corrupts, after
+ * which the next broadcast can sleep forever.  A sleeper here keeps no
+ * state in shared memory but the flag that asks to be woken (sh_rsleep or
+ * sh_wsleep), which anyone may clear; a waker that clears it bumps a
+ * sequence word and wakes every sleeper of it.  A flag left set by a dead
+ * sleeper costs one spare wake, then it is gone.
+ *
+ * A sleeper also watches the live words of the other side's endpoints
+ * (futex_waitv): each is a robust mutex held by a peer process, and when
+ * that process dies the kernel marks the word FUTEX_OWNER_DIED and wakes
+ * one sleeper, which reaps the dead endpoint and wakes the rest.  Every
+ * sleep ends after SHMPIPE_SLICE_MS at most, so even a wakeup that was
+ * never sent costs a sleeper one slice, never a hang.
+ *
+ * The three mutexes of the mapping are robust; every lock goes through
+ * shmpipe__lock(), the one place that repairs what a dead owner left.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
+struct waitv {
+	uint64_t val;
+	uint64_t uaddr;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+#define WAITV_U32	0x02	/* FUTEX2_SIZE_U32, shared */
+
+static int have_waitv = 1;
+
+void shmpipe__wake(uint32_t *seq)
+{
+	sh_add(seq, 1);
+	syscall(SYS_futex, seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void shmpipe__wake_all(struct shmpipe_shared *sh)
+{
+	shmpipe__wake(&sh->sh_data_seq);
+	shmpipe__wake(&sh->sh_space_seq);
+}
+
+static void ts_add_ms(struct timespec *ts, long ms)
+{
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static int ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * The end of the next sleep: one slice from now, or the deadline if it
+ * comes first.  The deadline itself is fixed the first time it is needed,
+ * so a call that sleeps many times still ends on time.
+ */
+static struct timespec next_wakeup(struct shmpipe__deadline *dl)
+{
+	struct timespec now, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (dl->ms > 0 && !dl->set) {
+		dl->at = now;
+		ts_add_ms(&dl->at, dl->ms);
+		dl->set = 1;
+	}
+	t = now;
+	ts_add_ms(&t, SHMPIPE_SLICE_MS);
+	if (dl->ms > 0 && ts_before(&dl->at, &t))
+		t = dl->at;
+	return t;
+}
+
+int shmpipe__deadline_passed(struct shmpipe__deadline *dl)
+{
+	struct timespec now;
+
+	if (dl->ms < 0)
+		return 0;
+	if (dl->ms == 0)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!dl->set) {
+		dl->at = now;
+		ts_add_ms(&dl->at, dl->ms);
+		dl->set = 1;
+	}
+	return !ts_before(&now, &dl->at);
+}
+
+/*
+ * Arm the FUTEX_WAITERS bit of each attached peer's live word, so that
+ * the kernel wakes a sleeper when that peer dies.  Returns how many
+ * entries were added, or -1 if a peer is already gone (do not sleep).
+ */
+static int watch_peers(struct shmpipe__end *e, struct waitv *wv)
+{
+	uint64_t m = sh_load(e->e_peer_mask);
+	int n = 0;
+
+	while (m) {
+		uint32_t *w = &e->e_peers[__builtin_ctzll(m)].sl_live.word;
+		uint32_t v = sh_load(w);
+
+		if (!(v & FUTEX_TID_BITS))
+			return -1;
+		if (!(v & FUTEX_WAITERS_BIT) &&
+		    !__atomic_compare_exchange_n(w, &v, v | FUTEX_WAITERS_BIT, 0,
+						 __ATOMIC_SEQ_CST,
+						 __ATOMIC_RELAXED))
+			return -1;	/* it changed: look again first */
+		wv[n].val = v | FUTEX_WAITERS_BIT;
+		wv[n].uaddr = (uintptr_t)w;
+		wv[n].flags = WAITV_U32;
+		wv[n].reserved = 0;
+		n++;
+		m &= m - 1;
+	}
+	return n;
+}
+
+/*
+ * Sleep while *seq still holds seen, at most one slice and never past the
+ * deadline.  Returns -ETIMEDOUT once the deadline has passed, else 0: the
+ * caller looks at the pipe again in every other case.  Signals do not end
+ * the call early.
+ */
+int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
+		   struct shmpipe__deadline *dl)
+{
+	struct waitv wv[1 + SHMPIPE_SLOTS];
+	struct timespec until = next_wakeup(dl);
+	int n;
+
+	if (shmpipe__deadline_passed(dl))
+		return -ETIMEDOUT;
+
+	wv[0].val = seen;
+	wv[0].uaddr = (uintptr_t)seq;
+	wv[0].flags = WAITV_U32;
+	wv[0].reserved = 0;
+	n = watch_peers(e, wv + 1);
+	if (n < 0)
+		return 0;
+
+	if (sh_load(&have_waitv)) {
+		if (syscall(SYS_futex_waitv, wv, 1 + n, 0, &until,
+			    CLOCK_MONOTONIC) < 0 && errno == ENOSYS)
+			sh_store(&have_waitv, 0);
+	} else {
+		/* Older kernels: sleep on the sequence alone, for one
+		 * slice, and see peer deaths when the slice ends. */
+		syscall(SYS_futex, seq, FUTEX_WAIT_BITSET, seen, &until, NULL,
+			FUTEX_BITSET_MATCH_ANY);
+	}
+	return shmpipe__deadline_passed(dl) ? -ETIMEDOUT : 0;
+}
+
+static union shmpipe_mutex *lock_of(struct shmpipe_shared *sh,
+				    enum shmpipe__lock_id id)
+{
+	if (id == LK_WRITE)
+		return &sh->sh_wlock;
+	if (id == LK_READ)
+		return &sh->sh_rlock;
+	return &sh->sh_ctl;
+}
+
+/*
+ * The owner died holding the lock.  The side locks guard nothing that a
+ * death can leave half-done: a writer publishes a message by one store
+ * of sh_head after the whole copy, a reader consumes it by one store of
+ * sh_tail, so a message is either all there or not there.  The control
+ * lock's state is rebuilt from the slots.
+ */
+static void recover(struct shmpipe_shared *sh, enum shmpipe__lock_id id)
+{
+	if (id == LK_CTL)
+		shmpipe__recover_ctl(sh);
+	sh_add(&sh->sh_recoveries, 1);
+}
+
+/*
+ * Take one of the mapping's mutexes.  While it is busy, look at the pipe
+ * every slice through check() (a dead peer or a closed pipe must end the
+ * wait), give up at the deadline, and repair the lock if its owner died.
+ */
+int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
+		  struct shmpipe__deadline *dl, shmpipe__check_fn check)
+{
+	union shmpipe_mutex *m = lock_of(e->e_sh, id);
+	struct timespec until;
+	int rc, spins = 0, r;
+
+	rc = pthread_mutex_trylock(&m->m);
+	while (rc == EBUSY && dl->ms == 0 && spins++ < 1000) {
+		__builtin_ia32_pause();
+		rc = pthread_mutex_trylock(&m->m);
+	}
+	while (rc == EBUSY) {
+		if (dl->ms == 0)
+			return -EAGAIN;
+		if (check && (r = check(e)) != 0)
+			return r;
+		if (shmpipe__deadline_passed(dl))
+			return -ETIMEDOUT;
+		until = next_wakeup(dl);
+		rc = pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &until);
+		if (rc == ETIMEDOUT)
+			rc = EBUSY;
+	}
+	if (rc == EOWNERDEAD) {
+		recover(e->e_sh, id);
+		rc = pthread_mutex_consistent(&m->m);
+	}
+	return shmpipe__from_pthread(rc);
+}
+
+void shmpipe__unlock(struct shmpipe__end *e, enum shmpipe__lock_id id)
+{
+	pthread_mutex_unlock(&lock_of(e->e_sh, id)->m);
+}

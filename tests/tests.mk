@@ -1,0 +1,22 @@
+# Tests: one cmocka program per area; each runs under a timeout.
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
+TEST_TIMEOUT ?= 600
+
+$(B)/tests/harness.o: tests/harness.c tests/harness.h include/shmpipe.h | $(B)/tests
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/%.c $(B)/tests/harness.o $(LIB_A) tests/harness.h | $(B)/tests
+	$(CC) $(ALL_CFLAGS) -Ilibshmpipe -o $@ $< $(B)/tests/harness.o $(LIBS) \
+		-lcmocka $(ALL_LDFLAGS)
+
+ALL_TARGETS += $(TEST_BINS)
+CHECK_TARGETS += check-lib
+
+check-lib: $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do \
+		echo "== $$t"; \
+		timeout -k 5 $(TEST_TIMEOUT) $$t; \
+	done
+
+.PHONY: check-lib
