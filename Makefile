@@ -108,10 +108,7 @@ deps:
 	fi
 
 include tests/tests.mk
--include tools/tools.mk
--include daemon/daemon.mk
--include bench/bench.mk
--include examples/examples.mk
+include $(sort $(wildcard tools/*.mk daemon/*.mk bench/*.mk examples/*.mk))
 
 build-all: $(ALL_TARGETS)
 
