@@ -27,8 +27,14 @@ DESTDIR ?=
 
 CC ?= cc
 AR ?= ar
-B ?= build
 SANITIZE ?=
+# A sanitizer build lives in a tree of its own, so flags never mix.
+comma := ,
+ifneq ($(SANITIZE),)
+B ?= build/$(subst $(comma),-,$(SANITIZE))
+else
+B ?= build
+endif
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

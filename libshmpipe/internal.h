@@ -18,7 +18,9 @@
 #define sh_store(p, v)		__atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define sh_store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define sh_add(p, v)		__atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#define sh_fence()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* Sequentially consistent: the store-then-load handshakes of sleeping. */
+#define sh_load_sc(p)		__atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define sh_store_sc(p, v)	__atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
 #define FUTEX_TID_BITS		0x3fffffffu
 #define FUTEX_WAITERS_BIT	0x80000000u
@@ -77,7 +79,7 @@ int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		  struct shmpipe__deadline *dl, shmpipe__check_fn check);
 void shmpipe__unlock(struct shmpipe__end *e, enum shmpipe__lock_id id);
 int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
-		   struct shmpipe__deadline *dl);
+		   struct shmpipe__deadline *dl, int watch);
 void shmpipe__wake(uint32_t *seq);
 void shmpipe__wake_all(struct shmpipe_shared *sh);
 int shmpipe__deadline_passed(struct shmpipe__deadline *dl);

@@ -16,11 +16,13 @@
  * fit the capacity makes the call fail with -EPROTO.
  *
  * Sleeping (see sync.c) is a store-then-load on each side: a reader
- * stores sh_rsleep = 1, fences, loads sh_head; a writer stores sh_head,
- * fences, loads sh_rsleep.  With both fences sequentially consistent at
- * least one of them sees the other's store, so a reader never sleeps on
- * a message it was not told about.  Writers waiting for space mirror
- * this with sh_tail and sh_wsleep.
+ * stores sh_rsleep = 1, then loads sh_head; a writer stores sh_head, then
+ * loads sh_rsleep.  All four are sequentially consistent, so they fall
+ * in one total order and at least one side sees the other's store: a
+ * reader never sleeps on a message it was not told about.  The index
+ * stores are release stores as far as the copies are concerned, and the
+ * loads acquire loads.  Writers waiting for space mirror this with
+ * sh_tail and sh_wsleep.
  */
 #include <errno.h>
 #include <string.h>
@@ -41,6 +43,8 @@ static void copy_in(struct shmpipe__end *e, uint64_t off, const void *src,
 {
 	size_t first = e->e_cap - off;
 
+	if (!len)
+		return;		/* src may be NULL */
 	if (len <= first) {
 		memcpy(e->e_ring + off, src, len);
 		return;
@@ -54,6 +58,8 @@ static void copy_out(struct shmpipe__end *e, uint64_t off, void *dst,
 {
 	size_t first = e->e_cap - off;
 
+	if (!len)
+		return;		/* dst may be NULL */
 	if (len <= first) {
 		memcpy(dst, e->e_ring + off, len);
 		return;
@@ -65,8 +71,7 @@ static void copy_out(struct shmpipe__end *e, uint64_t off, void *dst,
 /* Wake the other side's sleepers if any asked to be woken. */
 static inline void notify(uint32_t *sleeping, uint32_t *seq, uint64_t *count)
 {
-	sh_fence();
-	if (sh_load(sleeping) && __atomic_exchange_n(sleeping, 0,
+	if (sh_load_sc(sleeping) && __atomic_exchange_n(sleeping, 0,
 						      __ATOMIC_SEQ_CST)) {
 		shmpipe__wake(seq);
 		sh_add(count, 1);
@@ -99,7 +104,7 @@ static int has_room(struct shmpipe__end *e, uint64_t head, uint64_t need,
 
 	if (head - e->e_peer <= e->e_cap - need)
 		return 1;
-	tail = sh_load_acquire(&e->e_sh->sh_tail);
+	tail = sh_load_sc(&e->e_sh->sh_tail);
 	if (head - tail > e->e_cap || (tail & 7)) {
 		*bad = 1;
 		return 0;
@@ -127,14 +132,13 @@ static int wait_room(struct shmpipe__end *e, uint64_t need,
 	}
 	for (;;) {
 		seq = sh_load_acquire(&sh->sh_space_seq);
-		__atomic_store_n(&sh->sh_wsleep, 1, __ATOMIC_SEQ_CST);
-		sh_fence();
+		sh_store_sc(&sh->sh_wsleep, 1);
 		if (has_room(e, head, need, &bad) || bad)
 			return bad ? -EPROTO : 0;
 		r = writer_check(e);
 		if (r)
 			return r;
-		r = shmpipe__sleep(e, &sh->sh_space_seq, seq, dl);
+		r = shmpipe__sleep(e, &sh->sh_space_seq, seq, dl, 1);
 		if (r)
 			return r;
 	}
@@ -170,8 +174,8 @@ static int write_locked(struct shmpipe__end *e, const void *msg, size_t len,
 	off = head & e->e_mask;
 	*(uint64_t *)(e->e_ring + off) = (uint64_t)len;
 	copy_in(e, (off + SHMPIPE_RECORD_HDR) & e->e_mask, msg, len);
-	/* Publish: pairs with the acquire of sh_head in read_locked(). */
-	sh_store_release(&sh->sh_head, head + need);
+	/* Publish: pairs with the load of sh_head in has_data(). */
+	sh_store_sc(&sh->sh_head, head + need);
 	sh_store(&sh->sh_msgs_in, sh_load(&sh->sh_msgs_in) + 1);
 	sh_store(&sh->sh_bytes_in, sh_load(&sh->sh_bytes_in) + len);
 	notify(&sh->sh_rsleep, &sh->sh_data_seq, &sh->sh_rwakeups);
@@ -237,7 +241,7 @@ static int has_data(struct shmpipe__end *e, uint64_t tail)
 	/* The cached head may lag behind a tail moved by other readers. */
 	if (head - tail - 1 < e->e_cap)
 		return 1;
-	head = sh_load_acquire(&e->e_sh->sh_head);
+	head = sh_load_sc(&e->e_sh->sh_head);
 	if (head - tail > e->e_cap || (head & 7))
 		return -EPROTO;
 	e->e_peer = head;
@@ -259,15 +263,14 @@ static int wait_data(struct shmpipe__end *e, uint64_t tail,
 	}
 	for (;;) {
 		seq = sh_load_acquire(&sh->sh_data_seq);
-		__atomic_store_n(&sh->sh_rsleep, 1, __ATOMIC_SEQ_CST);
-		sh_fence();
+		sh_store_sc(&sh->sh_rsleep, 1);
 		r = has_data(e, tail);
 		if (r)
 			return r < 0 ? r : 0;
 		r = reader_check(e);
 		if (r)
 			return 0;	/* the caller sorts it out */
-		r = shmpipe__sleep(e, &sh->sh_data_seq, seq, dl);
+		r = shmpipe__sleep(e, &sh->sh_data_seq, seq, dl, 1);
 		if (r)
 			return r;
 	}
@@ -288,8 +291,8 @@ static int take(struct shmpipe__end *e, uint64_t tail, void *buf, size_t size,
 	if (len > size)
 		return -EMSGSIZE;
 	copy_out(e, (off + SHMPIPE_RECORD_HDR) & e->e_mask, buf, (size_t)len);
-	/* Free the space: pairs with the acquire of sh_tail in has_room(). */
-	sh_store_release(&sh->sh_tail, tail + need);
+	/* Free the space: pairs with the load of sh_tail in has_room(). */
+	sh_store_sc(&sh->sh_tail, tail + need);
 	sh_store(&sh->sh_msgs_out, sh_load(&sh->sh_msgs_out) + 1);
 	sh_store(&sh->sh_bytes_out, sh_load(&sh->sh_bytes_out) + len);
 	notify(&sh->sh_wsleep, &sh->sh_space_seq, &sh->sh_wwakeups);

@@ -18,7 +18,8 @@
  * never sent costs a sleeper one slice, never a hang.
  *
  * The three mutexes of the mapping are robust; every lock goes through
- * shmpipe__lock(), the one place that repairs what a dead owner left.
+ * shmpipe__lock(), the one place that repairs what a dead owner left, and
+ * a lock waiter sleeps the same way, on the mutex's word.
  */
 
 #include <errno.h>
@@ -144,12 +145,12 @@ static int watch_peers(struct shmpipe__end *e, struct waitv *wv)
 
 /*
  * Sleep while *seq still holds seen, at most one slice and never past the
- * deadline.  Returns -ETIMEDOUT once the deadline has passed, else 0: the
+ * deadline; with watch, also until an attached peer dies.  Returns -ETIMEDOUT once the deadline has passed, else 0: the
  * caller looks at the pipe again in every other case.  Signals do not end
  * the call early.
  */
 int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
-		   struct shmpipe__deadline *dl)
+		   struct shmpipe__deadline *dl, int watch)
 {
 	struct waitv wv[1 + SHMPIPE_SLOTS];
 	struct timespec until = next_wakeup(dl);
@@ -162,7 +163,7 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 	wv[0].uaddr = (uintptr_t)seq;
 	wv[0].flags = WAITV_U32;
 	wv[0].reserved = 0;
-	n = watch_peers(e, wv + 1);
+	n = watch ? watch_peers(e, wv + 1) : 0;
 	if (n < 0)
 		return 0;
 
@@ -204,19 +205,43 @@ static void recover(struct shmpipe_shared *sh, enum shmpipe__lock_id id)
 }
 
 /*
- * Take one of the mapping's mutexes.  While it is busy, look at the pipe
- * every slice through check() (a dead peer or a closed pipe must end the
- * wait), give up at the deadline, and repair the lock if its owner died.
+ * Ask the holder of a mutex to wake a sleeper when it unlocks, the way
+ * glibc's own lock does: set FUTEX_WAITERS in the word.  Returns the word
+ * to sleep on, or 0 if the mutex is free or its owner died (try again).
+ */
+static uint32_t mark_waiting(uint32_t *word)
+{
+	uint32_t v = sh_load(word);
+
+	if (!(v & FUTEX_TID_BITS))
+		return 0;
+	if (!(v & FUTEX_WAITERS_BIT) &&
+	    !__atomic_compare_exchange_n(word, &v, v | FUTEX_WAITERS_BIT, 0,
+					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		return 0;
+	return v | FUTEX_WAITERS_BIT;
+}
+
+/*
+ * Take one of the mapping's mutexes.  While it is busy, sleep on its word
+ * and on the peers' live words, look at the pipe through check() (a dead
+ * peer or a closed pipe ends the wait), give up at the deadline, and
+ * repair the lock if its owner died.
+ *
+ * The wait is built on pthread_mutex_trylock and a futex sleep rather
+ * than pthread_mutex_clocklock so that a waiter also sees peers die.  A
+ * waiter that got the lock after sleeping sets FUTEX_WAITERS again, so
+ * that its unlock wakes the next sleeper, as glibc's own lock does.
  */
 int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		  struct shmpipe__deadline *dl, shmpipe__check_fn check)
 {
 	union shmpipe_mutex *m = lock_of(e->e_sh, id);
-	struct timespec until;
-	int rc, spins = 0, r;
+	int rc, spins = 0, slept = 0, r;
+	uint32_t seen;
 
 	rc = pthread_mutex_trylock(&m->m);
-	while (rc == EBUSY && dl->ms == 0 && spins++ < 1000) {
+	while (rc == EBUSY && spins++ < 200) {
 		__builtin_ia32_pause();
 		rc = pthread_mutex_trylock(&m->m);
 	}
@@ -225,17 +250,19 @@ int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
 			return -EAGAIN;
 		if (check && (r = check(e)) != 0)
 			return r;
-		if (shmpipe__deadline_passed(dl))
+		seen = mark_waiting(&m->word);
+		if (seen && shmpipe__sleep(e, &m->word, seen, dl,
+					   id == LK_WRITE))
 			return -ETIMEDOUT;
-		until = next_wakeup(dl);
-		rc = pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &until);
-		if (rc == ETIMEDOUT)
-			rc = EBUSY;
+		slept = 1;
+		rc = pthread_mutex_trylock(&m->m);
 	}
 	if (rc == EOWNERDEAD) {
 		recover(e->e_sh, id);
 		rc = pthread_mutex_consistent(&m->m);
 	}
+	if (!rc && slept)
+		mark_waiting(&m->word);
 	return shmpipe__from_pthread(rc);
 }
 

@@ -16,7 +16,15 @@ CHECK_TARGETS += check-lib
 check-lib: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do \
 		echo "== $$t"; \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		timeout -k 5 $(TEST_TIMEOUT) $$t; \
 	done
 
 .PHONY: check-lib
+
+# The threaded tests under ThreadSanitizer, in a build tree of their own.
+tsan:
+	@$(MAKE) --no-print-directory B=$(B)/tsan SANITIZE=thread \
+		$(B)/tsan/tests/test_threads
+	TSAN_OPTIONS=halt_on_error=1 timeout -k 5 $(TEST_TIMEOUT) \
+		$(B)/tsan/tests/test_threads
