@@ -27,14 +27,9 @@
 
 #include "internal.h"
 
-#define HANDLES_MAX	1024	/* the kernel walks 2048 robust entries */
-#define IDX_BITS	12
-#define ROLE_SHIFT	IDX_BITS
-#define GEN_SHIFT	16
-
 unsigned int shmpipe__fork_gen;
-
-static struct shmpipe__end table[HANDLES_MAX];
+struct shmpipe__end shmpipe__table[SHMPIPE_HANDLES_MAX];
+#define table shmpipe__table
 static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
 
 enum keeper_op { KEEP_NONE, KEEP_LOCK, KEEP_UNLOCK };
@@ -150,8 +145,8 @@ static void init_once(void)
 
 static void *encode(int idx, int role, uint64_t gen)
 {
-	return (void *)(uintptr_t)(gen << GEN_SHIFT |
-				   (uint64_t)role << ROLE_SHIFT |
+	return (void *)(uintptr_t)(gen << HANDLE_GEN_SHIFT |
+				   (uint64_t)role << HANDLE_ROLE_SHIFT |
 				   (uint64_t)(idx + 1));
 }
 
@@ -161,10 +156,10 @@ int shmpipe__handle_new(int role, struct shmpipe__end **ep, void **handle)
 
 	pthread_once(&once, init_once);
 	pthread_mutex_lock(&table_mu);
-	for (i = 0; i < HANDLES_MAX; i++)
+	for (i = 0; i < SHMPIPE_HANDLES_MAX; i++)
 		if ((sh_load(&table[i].e_word) & 3) == END_FREE)
 			break;
-	if (i == HANDLES_MAX) {
+	if (i == SHMPIPE_HANDLES_MAX) {
 		pthread_mutex_unlock(&table_mu);
 		return -EMFILE;
 	}
@@ -196,51 +191,6 @@ void shmpipe__handle_free(struct shmpipe__end *e)
 
 	__atomic_store_n(&e->e_word, (gen + 1) << 2 | END_FREE,
 			 __ATOMIC_SEQ_CST);
-}
-
-static struct shmpipe__end *lookup(const void *handle, int role,
-				   uint64_t *word)
-{
-	uintptr_t v = (uintptr_t)handle;
-	unsigned int idx = (unsigned int)(v & ((1u << IDX_BITS) - 1));
-
-	if (!idx || idx > HANDLES_MAX ||
-	    ((v >> ROLE_SHIFT) & 0xf) != (uintptr_t)role)
-		return NULL;
-	*word = (uint64_t)(v >> GEN_SHIFT) << 2 | END_LIVE;
-	return &table[idx - 1];
-}
-
-/*
- * Enter a call on a handle; shmpipe__leave() when done.  The increment of
- * e_inflight and the load of e_word are both sequentially consistent, and
- * so are close's store of END_CLOSING and its load of e_inflight: either
- * close sees this call, or this call sees the close.
- */
-struct shmpipe__end *shmpipe__enter(const void *handle, int role, int *err)
-{
-	uint64_t want;
-	struct shmpipe__end *e = lookup(handle, role, &want);
-
-	*err = -EINVAL;
-	if (!e)
-		return NULL;
-	__atomic_fetch_add(&e->e_inflight, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&e->e_word, __ATOMIC_SEQ_CST) != want) {
-		shmpipe__leave(e);
-		return NULL;
-	}
-	if (e->e_fork_gen != sh_load(&shmpipe__fork_gen)) {
-		shmpipe__leave(e);
-		*err = -ECHILD;
-		return NULL;
-	}
-	return e;
-}
-
-void shmpipe__leave(struct shmpipe__end *e)
-{
-	__atomic_fetch_sub(&e->e_inflight, 1, __ATOMIC_RELEASE);
 }
 
 int shmpipe__end_open(const char *name, int role, void **handle)
@@ -289,7 +239,7 @@ fail_free:
 int shmpipe__end_close(const void *handle, int role, int err)
 {
 	uint64_t live;
-	struct shmpipe__end *e = lookup(handle, role, &live);
+	struct shmpipe__end *e = shmpipe__lookup(handle, role, &live);
 	uint64_t closing = (live & ~3ULL) | END_CLOSING;
 
 	if (!e || err < 0 || err > 4095)

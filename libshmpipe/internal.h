@@ -6,6 +6,7 @@
 #ifndef SHMPIPE_INTERNAL_H
 #define SHMPIPE_INTERNAL_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -91,15 +92,69 @@ int shmpipe__reap(struct shmpipe__end *e);
 void shmpipe__recover_ctl(struct shmpipe_shared *sh);
 
 /* handle.c */
+#define SHMPIPE_HANDLES_MAX	1024	/* the kernel walks 2048 robust entries */
+#define HANDLE_IDX_BITS		12
+#define HANDLE_ROLE_SHIFT	HANDLE_IDX_BITS
+#define HANDLE_GEN_SHIFT	16
 extern unsigned int shmpipe__fork_gen;
+extern struct shmpipe__end shmpipe__table[SHMPIPE_HANDLES_MAX];
 int shmpipe__handle_new(int role, struct shmpipe__end **e, void **handle);
 void shmpipe__handle_free(struct shmpipe__end *e);
-struct shmpipe__end *shmpipe__enter(const void *handle, int role, int *err);
-void shmpipe__leave(struct shmpipe__end *e);
 int shmpipe__end_close(const void *handle, int role, int err);
 int shmpipe__end_open(const char *name, int role, void **handle);
 int shmpipe__keeper_lock(union shmpipe_mutex *m);
 void shmpipe__keeper_unlock(union shmpipe_mutex *m);
+
+/*
+ * A handle is a number: table index + 1, role, generation.  Returns the
+ * table entry and the e_word it must hold to be this live handle.
+ */
+static inline struct shmpipe__end *shmpipe__lookup(const void *handle,
+						   int role, uint64_t *word)
+{
+	uintptr_t v = (uintptr_t)handle;
+	unsigned int idx = (unsigned int)(v & ((1u << HANDLE_IDX_BITS) - 1));
+
+	if (!idx || idx > SHMPIPE_HANDLES_MAX ||
+	    ((v >> HANDLE_ROLE_SHIFT) & 0xf) != (uintptr_t)role)
+		return NULL;
+	*word = (uint64_t)(v >> HANDLE_GEN_SHIFT) << 2 | END_LIVE;
+	return &shmpipe__table[idx - 1];
+}
+
+static inline void shmpipe__leave(struct shmpipe__end *e)
+{
+	__atomic_fetch_sub(&e->e_inflight, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Enter a call on a handle; shmpipe__leave() when done.  The increment of
+ * e_inflight and the load of e_word are both sequentially consistent, and
+ * so are close's store of END_CLOSING and its load of e_inflight: either
+ * close sees this call, or this call sees the close.
+ */
+static inline struct shmpipe__end *shmpipe__enter(const void *handle,
+						  int role, int *err)
+{
+	uint64_t want;
+	struct shmpipe__end *e = shmpipe__lookup(handle, role, &want);
+
+	*err = -EINVAL;
+	if (!e)
+		return NULL;
+	__atomic_fetch_add(&e->e_inflight, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->e_word, __ATOMIC_SEQ_CST) != want) {
+		shmpipe__leave(e);
+		return NULL;
+	}
+	if (e->e_fork_gen != __atomic_load_n(&shmpipe__fork_gen,
+					     __ATOMIC_RELAXED)) {
+		shmpipe__leave(e);
+		*err = -ECHILD;
+		return NULL;
+	}
+	return e;
+}
 
 static inline int shmpipe__closing(const struct shmpipe__end *e)
 {
