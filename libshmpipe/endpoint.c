@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "internal.h"
 
 static uint64_t *mask_of(struct shmpipe_shared *sh, int role)
@@ -179,6 +180,7 @@ int shmpipe__attach(struct shmpipe__end *e)
 		return r;
 	}
 
+	SHMPIPE_CRASH("attach.claimed");
 	sl = &slots_of(sh, e->e_role)[e->e_slot];
 	sh_store(&sl->sl_pid, (uint32_t)getpid());
 	sh_store(&sl->sl_token, sh_load(&sl->sl_token) + 1);
@@ -191,6 +193,7 @@ int shmpipe__attach(struct shmpipe__end *e)
 	__atomic_fetch_or(mask_of(sh, e->e_role), 1ULL << e->e_slot,
 			  __ATOMIC_RELEASE);
 	sh_add(&sh->sh_state_seq, 1);
+	SHMPIPE_CRASH("attach.published");
 	shmpipe__unlock(e, LK_CTL);
 
 	/* Sleepers of the other side start watching the new peer. */
@@ -233,7 +236,9 @@ void shmpipe__detach(struct shmpipe__end *e, int err)
 		shmpipe__wake_all(sh);
 		return;
 	}
+	SHMPIPE_CRASH("detach.locked");
 	shmpipe__keeper_unlock(&sl->sl_live);
+	SHMPIPE_CRASH("detach.released");
 	if ((sh_load(maskp) & (1ULL << e->e_slot)) &&
 	    sh_load(&sl->sl_token) == e->e_token)
 		__atomic_fetch_and(maskp, ~(1ULL << e->e_slot),

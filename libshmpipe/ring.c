@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "crash.h"
 #include "internal.h"
 
 /* Spin this many rounds before sleeping: a peer that answers within a
@@ -173,9 +174,12 @@ static int write_locked(struct shmpipe__end *e, const void *msg, size_t len,
 
 	off = head & e->e_mask;
 	*(uint64_t *)(e->e_ring + off) = (uint64_t)len;
+	SHMPIPE_CRASH("write.copy");
 	copy_in(e, (off + SHMPIPE_RECORD_HDR) & e->e_mask, msg, len);
+	SHMPIPE_CRASH("write.publish");
 	/* Publish: pairs with the load of sh_head in has_data(). */
 	sh_store_sc(&sh->sh_head, head + need);
+	SHMPIPE_CRASH("write.published");
 	sh_store(&sh->sh_msgs_in, sh_load(&sh->sh_msgs_in) + 1);
 	sh_store(&sh->sh_bytes_in, sh_load(&sh->sh_bytes_in) + len);
 	notify(&sh->sh_rsleep, &sh->sh_data_seq, &sh->sh_rwakeups);
@@ -201,6 +205,7 @@ int shmpipe_write(struct shmpipe_writer *w, const void *msg, size_t len,
 	r = shmpipe__lock(e, LK_WRITE, &dl, writer_check);
 	if (r)
 		goto out;
+	SHMPIPE_CRASH("write.locked");
 	r = write_locked(e, msg, len, &dl);
 	shmpipe__unlock(e, LK_WRITE);
 out:
@@ -290,9 +295,12 @@ static int take(struct shmpipe__end *e, uint64_t tail, void *buf, size_t size,
 	*lenp = (size_t)len;
 	if (len > size)
 		return -EMSGSIZE;
+	SHMPIPE_CRASH("read.copy");
 	copy_out(e, (off + SHMPIPE_RECORD_HDR) & e->e_mask, buf, (size_t)len);
+	SHMPIPE_CRASH("read.consume");
 	/* Free the space: pairs with the load of sh_tail in has_room(). */
 	sh_store_sc(&sh->sh_tail, tail + need);
+	SHMPIPE_CRASH("read.consumed");
 	sh_store(&sh->sh_msgs_out, sh_load(&sh->sh_msgs_out) + 1);
 	sh_store(&sh->sh_bytes_out, sh_load(&sh->sh_bytes_out) + len);
 	notify(&sh->sh_wsleep, &sh->sh_space_seq, &sh->sh_wwakeups);
@@ -348,6 +356,7 @@ int shmpipe_read(struct shmpipe_reader *rd, void *buf, size_t size,
 		return r;
 	r = shmpipe__lock(e, LK_READ, &dl, closing_check);
 	if (!r) {
+		SHMPIPE_CRASH("read.locked");
 		r = read_locked(e, buf, size, len, &dl);
 		shmpipe__unlock(e, LK_READ);
 	}

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "internal.h"
 
 #define SHM_DIR		"/dev/shm"
@@ -144,6 +145,7 @@ static int build(int fd, uint64_t cap, mode_t mode,
 		   fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
+	SHMPIPE_CRASH("create.header");
 	rc = init_header(map, cap);
 	munmap(map, SHMPIPE_HDR_SIZE);
 	return rc;
@@ -182,7 +184,9 @@ int shmpipe_create(const char *name, const struct shmpipe_attr *attr)
 	fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	SHMPIPE_CRASH("create.open");
 	r = build(fd, cap, mode, attr);
+	SHMPIPE_CRASH("create.built");
 	if (!r)
 		r = publish(fd, name);
 	close(fd);

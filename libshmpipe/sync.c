@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "internal.h"
 
 #ifndef SYS_futex_waitv
@@ -167,6 +168,7 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 	if (n < 0)
 		return 0;
 
+	SHMPIPE_CRASH("sleep.before");
 	if (sh_load(&have_waitv)) {
 		if (syscall(SYS_futex_waitv, wv, 1 + n, 0, &until,
 			    CLOCK_MONOTONIC) < 0 && errno == ENOSYS)
@@ -177,6 +179,7 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 		syscall(SYS_futex, seq, FUTEX_WAIT_BITSET, seen, &until, NULL,
 			FUTEX_BITSET_MATCH_ANY);
 	}
+	SHMPIPE_CRASH("sleep.woken");
 	return shmpipe__deadline_passed(dl) ? -ETIMEDOUT : 0;
 }
 
@@ -258,6 +261,7 @@ int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		rc = pthread_mutex_trylock(&m->m);
 	}
 	if (rc == EOWNERDEAD) {
+		SHMPIPE_CRASH("lock.recover");
 		recover(e->e_sh, id);
 		rc = pthread_mutex_consistent(&m->m);
 	}

@@ -28,3 +28,33 @@ tsan:
 		$(B)/tsan/tests/test_threads
 	TSAN_OPTIONS=halt_on_error=1 timeout -k 5 $(TEST_TIMEOUT) \
 		$(B)/tsan/tests/test_threads
+
+# The crash-point build of the library: test builds only, never installed.
+CRASH_OBJS := $(LIB_SRCS:libshmpipe/%.c=$(B)/lib/crash/%.o)
+CRASH_LIB := $(B)/libshmpipe-crash.a
+
+$(B)/lib/crash/%.o: libshmpipe/%.c $(LIB_HDRS) | $(B)/lib/crash
+	$(CC) $(ALL_CFLAGS) -DSHMPIPE_CRASH_POINTS -c -o $@ $<
+
+$(CRASH_LIB): $(CRASH_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/lib/crash $(B)/tests/torture:
+	mkdir -p $@
+
+$(B)/tests/torture/%: tests/torture/%.c $(B)/tests/harness.o $(CRASH_LIB) \
+		tests/harness.h | $(B)/tests/torture
+	$(CC) $(ALL_CFLAGS) -DSHMPIPE_CRASH_POINTS -Ilibshmpipe -Itests -o $@ $< \
+		$(B)/tests/harness.o $(CRASH_LIB) -lpthread -lcmocka $(ALL_LDFLAGS)
+
+TORTURE_BINS := $(B)/tests/torture/test_points
+ALL_TARGETS += $(TORTURE_BINS)
+CHECK_TARGETS += check-points
+
+check-points: $(TORTURE_BINS)
+	@echo "== $(B)/tests/torture/test_points"
+	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		timeout -k 5 $(TEST_TIMEOUT) $(B)/tests/torture/test_points
+
+.PHONY: check-points
