@@ -1,5 +1,5 @@
-# shmpiped, the daemon that owns declared pipes, and its tests
-# (tests/daemon/).
+# shmpiped, the daemon that owns declared pipes, with its example service
+# pair (examples/systemd/) and its tests (tests/daemon/).
 #
 #   make check-daemon         run the daemon's tests and verify its units
 #   make install-daemon       (part of make install)
@@ -14,20 +14,23 @@ DAEMON_OBJS := $(DAEMON_SRCS:daemon/%.c=$(B)/daemon/%.o)
 DAEMON_HDRS := $(wildcard daemon/*.h) include/shmpipe.h
 SHMPIPED := $(B)/shmpiped
 
+SHMPIPED_DEMO_BINS := $(B)/examples/systemd/shmpipe-demo-producer \
+	$(B)/examples/systemd/shmpipe-demo-consumer
 DAEMON_TEST := $(B)/tests/daemon/test_shmpiped
 DAEMON_TEST_TIMEOUT ?= 240
 
 # The unit files as shipped name installed paths; for verification they
 # are rewritten to point at build/, where the programs exist.
-SHMPIPED_UNITS := daemon/shmpiped.service
+SHMPIPED_UNITS := daemon/shmpiped.service \
+	$(wildcard examples/systemd/*.service)
 SHMPIPED_UNIT_DIR := $(B)/units
 
-ALL_TARGETS += $(SHMPIPED) $(DAEMON_TEST)
+ALL_TARGETS += $(SHMPIPED) $(SHMPIPED_DEMO_BINS) $(DAEMON_TEST)
 CHECK_TARGETS += check-daemon
 INSTALL_TARGETS += install-daemon
 PHONY += check-daemon check-daemon-units install-daemon
 
-$(B)/daemon $(B)/tests/daemon $(SHMPIPED_UNIT_DIR):
+$(B)/daemon $(B)/tests/daemon $(B)/examples/systemd $(SHMPIPED_UNIT_DIR):
 	mkdir -p $@
 
 $(B)/daemon/%.o: daemon/%.c $(DAEMON_HDRS) | $(B)/daemon
@@ -38,20 +41,27 @@ $(B)/daemon/%.o: daemon/%.c $(DAEMON_HDRS) | $(B)/daemon
 $(SHMPIPED): $(DAEMON_OBJS) $(LIB_A)
 	$(CC) -o $@ $(DAEMON_OBJS) $(LIBS) $(SHMPIPED_SD_LIBS) $(ALL_LDFLAGS)
 
+$(B)/examples/systemd/shmpipe-demo-%: examples/systemd/%.c \
+		examples/systemd/demo.h $(LIB_A) | $(B)/examples/systemd
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(ALL_LDFLAGS)
+
 $(DAEMON_TEST): tests/daemon/test_shmpiped.c tests/daemon/helpers.c \
 		tests/daemon/helpers.h $(LIB_A) | $(B)/tests/daemon
 	$(CC) $(ALL_CFLAGS) -o $@ tests/daemon/test_shmpiped.c \
 		tests/daemon/helpers.c $(LIBS) -lcmocka $(ALL_LDFLAGS)
 
-check-daemon: $(SHMPIPED) $(DAEMON_TEST) check-daemon-units
+check-daemon: $(SHMPIPED) $(SHMPIPED_DEMO_BINS) $(DAEMON_TEST) check-daemon-units
 	@echo "== $(DAEMON_TEST)"
 	@$(SHMPIPED) -t -c daemon/shmpiped.conf
-	@SHMPIPED=$(SHMPIPED) timeout -k 5 $(DAEMON_TEST_TIMEOUT) $(DAEMON_TEST)
+	@SHMPIPED=$(SHMPIPED) DEMO_DIR=$(B)/examples/systemd \
+		timeout -k 5 $(DAEMON_TEST_TIMEOUT) $(DAEMON_TEST)
 
-check-daemon-units: $(SHMPIPED) | $(SHMPIPED_UNIT_DIR)
+check-daemon-units: $(SHMPIPED) $(SHMPIPED_DEMO_BINS) | $(SHMPIPED_UNIT_DIR)
 	@echo "== systemd-analyze verify $(SHMPIPED_UNITS)"
 	@for u in $(SHMPIPED_UNITS); do \
-		sed -e 's|/usr/local/sbin/|$(abspath $(B))/|' $$u > $(SHMPIPED_UNIT_DIR)/$${u##*/} || exit 1; \
+		sed -e 's|/usr/local/sbin/|$(abspath $(B))/|' \
+		    -e 's|/usr/local/bin/|$(abspath $(B))/examples/systemd/|' \
+		    $$u > $(SHMPIPED_UNIT_DIR)/$${u##*/} || exit 1; \
 	done
 	@# verify exits 0 on an unknown key: any word it says is a failure.
 	@cd $(SHMPIPED_UNIT_DIR) && out=$$(systemd-analyze verify --man=no \

@@ -778,6 +778,82 @@ static void notify__no_watchdog_unless_asked(void **state)
 	t->passed = 1;
 }
 
+/* ---- the example pair of examples/systemd ---- */
+
+static pid_t run_demo(struct dt *t, const char *prog, const char *name,
+		      const char *out)
+{
+	const char *dir = getenv("DEMO_DIR");
+	char bin[256], path[256];
+	pid_t pid;
+	int fd;
+
+	snprintf(bin, sizeof(bin), "%s/shmpipe-demo-%s",
+		 dir ? dir : "build/examples/systemd", prog);
+	snprintf(path, sizeof(path), "%s/%s", t->dir, out);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		if (strcmp(prog, "producer") == 0)
+			execl(bin, bin, "-i", "20", name, (char *)NULL);
+		else
+			execl(bin, bin, name, (char *)NULL);
+		_exit(127);
+	}
+	dt_track(pid);
+	return pid;
+}
+
+static int file_has(struct dt *t, const char *rel, const char *text)
+{
+	char path[256], buf[65536];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+static void example__pair_restart_cycle(void **state)
+{
+	struct dt *t = *state;
+	const char *p = dt_name("demo");
+	struct shmpipe_stat st;
+	pid_t pp, cp;
+
+	dt_write(t, "shmpiped.conf", "[pipe %s]\ncapacity = 64K\n", p);
+	start_ready(t);
+	dt_stat(p, &st);
+	cp = run_demo(t, "consumer", p, "c1.out");
+	pp = run_demo(t, "producer", p, "p1.out");
+	assert_true(DT_WAIT_UNTIL(file_has(t, "c1.out", "job 3 "), BOUND_MS));
+
+	kill(cp, SIGKILL);
+	assert_int_equal(dt_child_exit(cp, BOUND_MS), -1);
+	assert_int_equal(dt_child_exit(pp, BOUND_MS), 1);
+	assert_true(file_has(t, "p1.out", "the consumer is gone"));
+	assert_true(DT_WAIT_UNTIL(is_fresh(p, st.created_ns), BOUND_MS));
+
+	/* What systemd's Restart=on-failure does: start both again. */
+	cp = run_demo(t, "consumer", p, "c2.out");
+	pp = run_demo(t, "producer", p, "p2.out");
+	assert_true(DT_WAIT_UNTIL(file_has(t, "c2.out", "job 3 "), BOUND_MS));
+	kill(pp, SIGTERM);
+	assert_int_equal(dt_child_exit(pp, BOUND_MS), 0);
+	assert_int_equal(dt_child_exit(cp, BOUND_MS), 0);
+	assert_true(file_has(t, "c2.out", "end of stream"));
+	t->passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +877,7 @@ int main(void)
 		DT_TEST(signal__sigterm_exits_zero),
 		DT_TEST(notify__watchdog_pings),
 		DT_TEST(notify__no_watchdog_unless_asked),
+		DT_TEST(example__pair_restart_cycle),
 	};
 
 	return dt_run(tests, sizeof(tests) / sizeof(tests[0]));
