@@ -58,3 +58,26 @@ check-points: $(TORTURE_BINS)
 		timeout -k 5 $(TEST_TIMEOUT) $(B)/tests/torture/test_points
 
 .PHONY: check-points
+
+# The soak: about a minute in make check; make torture DURATION=seconds
+# runs it for that long, with the crash points and the figures.
+TORTURE_BINS += $(B)/tests/torture/test_soak
+ALL_TARGETS += $(B)/tests/torture/test_soak $(B)/tests/torture/figures
+CHECK_TARGETS += check-soak
+DURATION ?= 3600
+
+$(B)/tests/torture/figures: tests/torture/figures.c $(LIB_A) | $(B)/tests/torture
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBS) $(ALL_LDFLAGS)
+
+check-soak: $(B)/tests/torture/test_soak
+	@echo "== $(B)/tests/torture/test_soak"
+	@SHMPIPE_SOAK_SECONDS=15 timeout -k 5 $(TEST_TIMEOUT) \
+		$(B)/tests/torture/test_soak
+
+torture: $(TORTURE_BINS) $(B)/tests/torture/figures
+	$(B)/tests/torture/test_points
+	SHMPIPE_TORTURE_SECONDS=$(DURATION) \
+		timeout -k 5 $$(( $(DURATION) + 600 )) $(B)/tests/torture/test_soak
+	$(B)/tests/torture/figures 100
+
+.PHONY: check-soak torture
