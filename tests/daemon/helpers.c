@@ -115,6 +115,25 @@ static void remove_names(void)
 	nnames = 0;
 }
 
+/* nftw() is not async-signal-safe; fork and execve are. */
+static void remove_dir_now(void)
+{
+	char *argv[] = { (char *)"rm", (char *)"-rf", NULL, NULL };
+	char *envp[] = { NULL };
+	pid_t pid;
+
+	if (!cur || !cur->dir[0])
+		return;
+	argv[2] = cur->dir;
+	pid = fork();
+	if (pid == 0) {
+		execve("/bin/rm", argv, envp);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 static void on_fatal_signal(int sig)
 {
 	static const char msg[] = "test_shmpiped: case timed out or was "
@@ -124,6 +143,7 @@ static void on_fatal_signal(int sig)
 		sig = 0;
 	kill_all();
 	remove_names();
+	remove_dir_now();
 	_exit(sig == SIGALRM ? 2 : 1);
 }
 
