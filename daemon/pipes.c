@@ -278,13 +278,14 @@ static void retire(struct pipe_state *p, int r, const struct shmpipe_stat *st)
 		p->gone = 1;
 		return;
 	}
+	/* -EBUSY: too busy for a snapshot, so in use (st is all zero). */
 	if (r == -EBUSY || (!r && (st->readers || st->writers))) {
 		if (!p->retire_logged)
 			log_notice("pipe %s: no longer declared, but in use "
 				   "(%u reader%s, %u writer%s): it stays until "
-				   "they leave", p->conf.name,
-				   r ? 0 : st->readers, plural(r ? 0 : st->readers),
-				   r ? 0 : st->writers, plural(r ? 0 : st->writers));
+				   "they leave", p->conf.name, st->readers,
+				   plural(st->readers), st->writers,
+				   plural(st->writers));
 		p->retire_logged = 1;
 		return;
 	}
