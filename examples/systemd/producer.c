@@ -29,23 +29,31 @@ static void usage(void)
 	exit(2);
 }
 
+static void parse_args(int argc, char **argv, int *interval,
+		       unsigned long *count)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "i:n:")) != -1) {
+		switch (c) {
+		case 'i': *interval = atoi(optarg); break;
+		case 'n': *count = strtoul(optarg, NULL, 10); break;
+		default: usage();
+		}
+	}
+	if (optind + 1 != argc || *interval < 0)
+		usage();
+}
+
 int main(int argc, char **argv)
 {
 	struct shmpipe_writer *w;
 	unsigned long n, count = 0;
-	int interval = 1000, c, r;
+	int interval = 1000, r;
 	char msg[128];
 	void *h;
 
-	while ((c = getopt(argc, argv, "i:n:")) != -1) {
-		switch (c) {
-		case 'i': interval = atoi(optarg); break;
-		case 'n': count = strtoul(optarg, NULL, 10); break;
-		default: usage();
-		}
-	}
-	if (optind + 1 != argc || interval < 0)
-		usage();
+	parse_args(argc, argv, &interval, &count);
 	demo_catch_signals();
 	r = demo_open(open_writer, argv[optind], &h);
 	w = h;
