@@ -109,14 +109,18 @@ void shmpipe__recover_ctl(struct shmpipe_shared *sh)
 /*
  * A caller saw a peer with no live owner.  Take ctl, remove the dead, and
  * wake every sleeper so that all of them see the new state: the kernel
- * woke only one.  Returns 0 or an error from the lock.
+ * woke only one.  The caller looks at the state again in any case, so a
+ * control lock that stays busy for a whole slice is left for next time
+ * rather than waited for past the caller's own deadline.
  */
 int shmpipe__reap(struct shmpipe__end *e)
 {
-	struct shmpipe__deadline forever = { .ms = -1 };
+	struct shmpipe__deadline slice = { .ms = SHMPIPE_SLICE_MS };
 	int r, changed;
 
-	r = shmpipe__lock(e, LK_CTL, &forever, NULL);
+	r = shmpipe__lock(e, LK_CTL, &slice, NULL);
+	if (r == -ETIMEDOUT)
+		return 0;
 	if (r)
 		return r;
 	changed = reap_locked(e->e_sh);
@@ -163,14 +167,14 @@ static int claim_slot(struct shmpipe__end *e)
 
 int shmpipe__attach(struct shmpipe__end *e)
 {
-	struct shmpipe__deadline forever = { .ms = -1 };
+	struct shmpipe__deadline bound = { .ms = SHMPIPE_CTL_WAIT_MS };
 	struct shmpipe_shared *sh = e->e_sh;
 	struct shmpipe_slot *sl;
 	int r;
 
-	r = shmpipe__lock(e, LK_CTL, &forever, NULL);
+	r = shmpipe__lock(e, LK_CTL, &bound, NULL);
 	if (r)
-		return r;
+		return r == -ETIMEDOUT ? -EBUSY : r;
 	reap_locked(sh);
 	r = may_attach(sh, e->e_role);
 	if (!r)
@@ -220,16 +224,19 @@ static void abort_pipe(struct shmpipe_shared *sh, int role, int err)
 /*
  * Leave the pipe, aborting it first if err > 0.  The keeper lets go of
  * the live mutex while ctl is held, so no reaper can mistake the slot for
- * a dead one and no attacher can take it half-released.
+ * a dead one and no attacher can take it half-released.  If ctl cannot be
+ * had within SHMPIPE_CTL_WAIT_MS (its holder is stopped, or the segment
+ * is garbage), the endpoint still leaves: it releases its live mutex and
+ * the others reap it as if it had died.  A close never hangs.
  */
 void shmpipe__detach(struct shmpipe__end *e, int err)
 {
-	struct shmpipe__deadline forever = { .ms = -1 };
+	struct shmpipe__deadline bound = { .ms = SHMPIPE_CTL_WAIT_MS };
 	struct shmpipe_shared *sh = e->e_sh;
 	struct shmpipe_slot *sl = &slots_of(sh, e->e_role)[e->e_slot];
 	uint64_t *maskp = mask_of(sh, e->e_role);
 
-	if (shmpipe__lock(e, LK_CTL, &forever, NULL)) {
+	if (shmpipe__lock(e, LK_CTL, &bound, NULL)) {
 		/* The control lock is unusable: let the live word go, so
 		 * that the others at least see this endpoint as gone. */
 		shmpipe__keeper_unlock(&sl->sl_live);

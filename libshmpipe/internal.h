@@ -29,6 +29,12 @@
 /* How long any sleep lasts at most before the sleeper looks again. */
 #define SHMPIPE_SLICE_MS	50
 
+/* How long open and close wait for the control lock at most (the fuzzer
+ * builds with less, to try more inputs per second). */
+#ifndef SHMPIPE_CTL_WAIT_MS
+#define SHMPIPE_CTL_WAIT_MS	5000
+#endif
+
 /* Handle states (low two bits of shmpipe__end.e_word). */
 #define END_FREE	0u
 #define END_LIVE	1u

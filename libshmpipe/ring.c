@@ -80,17 +80,30 @@ static inline void notify(uint32_t *sleeping, uint32_t *seq, uint64_t *count)
 }
 
 /*
+ * The state words come from the segment: anything but 0, the end of
+ * stream (reads only) or a negative errno is garbage, and says so.
+ */
+static int state_word(int32_t *word, int eof_ok)
+{
+	int v = sh_load_acquire(word);
+
+	if (v == 0 || (v < 0 && v >= -4095) || (eof_ok && v == SHMPIPE_EOF))
+		return v;
+	return -EPROTO;
+}
+
+/*
  * What stops a writer: the pipe's write error, a reader found dead (then
  * reaped, and the state read again), or its own handle closing.
  */
 static int writer_check(struct shmpipe__end *e)
 {
-	int err = sh_load_acquire(&e->e_sh->sh_wr_error);
+	int err = state_word(&e->e_sh->sh_wr_error, 0);
 
 	if (!err && !shmpipe__peers_alive(e)) {
 		err = shmpipe__reap(e);
 		if (!err)
-			err = sh_load_acquire(&e->e_sh->sh_wr_error);
+			err = state_word(&e->e_sh->sh_wr_error, 0);
 	}
 	if (!err && shmpipe__closing(e))
 		err = -EPIPE;
@@ -220,12 +233,12 @@ out:
  */
 static int reader_check(struct shmpipe__end *e)
 {
-	int err = sh_load_acquire(&e->e_sh->sh_rd_error);
+	int err = state_word(&e->e_sh->sh_rd_error, 1);
 
 	if (!err && !shmpipe__peers_alive(e)) {
 		err = shmpipe__reap(e);
 		if (!err)
-			err = sh_load_acquire(&e->e_sh->sh_rd_error);
+			err = state_word(&e->e_sh->sh_rd_error, 1);
 	}
 	if (!err && shmpipe__closing(e))
 		err = -EPIPE;

@@ -81,3 +81,33 @@ torture: $(TORTURE_BINS) $(B)/tests/torture/figures
 	$(B)/tests/torture/figures 100
 
 .PHONY: check-soak torture
+
+# The live-segment fuzzer: its corpus is replayed under make check;
+# make fuzz FUZZ_SECONDS=n runs libFuzzer (clang) to grow it.
+FUZZ_SECONDS ?= 1800
+ALL_TARGETS += $(B)/tests/fuzz/fuzz_live
+CHECK_TARGETS += check-fuzz
+
+$(B)/tests/fuzz:
+	mkdir -p $@
+
+$(B)/tests/fuzz/fuzz_live: tests/fuzz/fuzz_live.c $(LIB_A) | $(B)/tests/fuzz
+	$(CC) $(ALL_CFLAGS) -Ilibshmpipe -o $@ $< $(LIBS) $(ALL_LDFLAGS)
+
+check-fuzz: $(B)/tests/fuzz/fuzz_live
+	@echo "== $(B)/tests/fuzz/fuzz_live tests/fuzz/corpus/*"
+	@timeout -k 5 $(TEST_TIMEOUT) $(B)/tests/fuzz/fuzz_live tests/fuzz/corpus/*
+
+$(B)/fuzz/fuzz_live: tests/fuzz/fuzz_live.c $(LIB_SRCS) $(LIB_HDRS)
+	mkdir -p $(dir $@)
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DSHMPIPE_LIBFUZZER -pthread \
+		-DSHMPIPE_CTL_WAIT_MS=20 \
+		-fsanitize=fuzzer,address,undefined -Iinclude -Ilibshmpipe \
+		-o $@ $< $(LIB_SRCS)
+
+fuzz: $(B)/fuzz/fuzz_live
+	mkdir -p $(B)/fuzz/new
+	$(B)/fuzz/fuzz_live -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
+		-max_len=2048 $(B)/fuzz/new tests/fuzz/corpus
+
+.PHONY: check-fuzz fuzz

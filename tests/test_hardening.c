@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A segment is input from other processes: garbage written into a live
+ * pipe turns into -EPROTO for that pipe, never a crash, a hang or an
+ * access outside the mapping.  Also: creation seen from outside, and
+ * modes under a umask that other threads keep changing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "layout.h"
+
+struct live {
+	const char *name;
+	struct shmpipe_writer *w;
+	struct shmpipe_reader *r;
+	struct shmpipe_shared *evil;	/* a hostile view of the segment */
+	uint8_t *ring;
+};
+
+static void live_open(struct live *l)
+{
+	char path[128];
+	int fd;
+
+	l->name = th_pipe("hard", 4096);
+	assert_int_equal(shmpipe_writer_open(l->name, &l->w), 0);
+	assert_int_equal(shmpipe_reader_open(l->name, &l->r), 0);
+	snprintf(path, sizeof(path), "/dev/shm/shmpipe.%s", l->name);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	l->evil = mmap(NULL, SHMPIPE_HDR_SIZE + 4096, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(l->evil != MAP_FAILED);
+	l->ring = (uint8_t *)l->evil + SHMPIPE_HDR_SIZE;
+}
+
+static void live_close(struct live *l)
+{
+	shmpipe_writer_close(l->w, 0);
+	shmpipe_reader_close(l->r, 0);
+	munmap(l->evil, SHMPIPE_HDR_SIZE + 4096);
+}
+
+/* A head far ahead of the tail, or misaligned: both sides refuse. */
+static void segment__wild_head(void **state)
+{
+	static const uint64_t heads[] = { 1ULL << 40, 4097, 3, 8192 };
+	char buf[64];
+	size_t len, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		struct live l;
+
+		live_open(&l);
+		l.evil->sh_head = heads[i];
+		assert_int_equal(shmpipe_read(l.r, buf, sizeof(buf), &len, 0),
+				 -EPROTO);
+		assert_int_equal(shmpipe_write(l.w, "x", 1, 0), -EPROTO);
+		live_close(&l);
+	}
+}
+
+static void segment__wild_tail(void **state)
+{
+	struct live l;
+	char buf[64];
+	size_t len;
+
+	(void)state;
+	live_open(&l);
+	assert_int_equal(shmpipe_write(l.w, "abc", 3, 0), 0);
+	l.evil->sh_tail = 5;
+	assert_int_equal(shmpipe_read(l.r, buf, sizeof(buf), &len, 0), -EPROTO);
+	l.evil->sh_tail = (uint64_t)-4096;
+	/* The writer sees a tail "ahead" of the head: no room is computed
+	 * from it, the call fails. */
+	for (int i = 0; i < 40; i++) {
+		int r = shmpipe_write(l.w, buf, 60, 0);
+
+		if (r) {
+			assert_int_equal(r, -EPROTO);
+			break;
+		}
+	}
+	live_close(&l);
+}
+
+/* A record length longer than what was published. */
+static void segment__wild_length(void **state)
+{
+	static const uint32_t lens[] = { 100, 4089, 0xffffffffu, 0x80000000u };
+	char buf[64];
+	size_t len, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct live l;
+
+		live_open(&l);
+		assert_int_equal(shmpipe_write(l.w, "abcdefgh", 8, 0), 0);
+		memcpy(l.ring, &lens[i], sizeof(lens[i]));
+		assert_int_equal(shmpipe_read(l.r, buf, sizeof(buf), &len, 0),
+				 -EPROTO);
+		live_close(&l);
+	}
+}
+
+/* State words that are no errno value. */
+static void segment__wild_state(void **state)
+{
+	struct live l;
+	char buf[64];
+	size_t len;
+
+	(void)state;
+	live_open(&l);
+	l.evil->sh_wr_error = 77777;
+	assert_int_equal(shmpipe_write(l.w, "x", 1, 0), -EPROTO);
+	l.evil->sh_rd_error = -100000;
+	assert_int_equal(shmpipe_read(l.r, buf, sizeof(buf), &len, 0), -EPROTO);
+	live_close(&l);
+}
+
+/*
+ * A slot mask naming endpoints that never attached, with garbage live
+ * words: they are reaped as dead, and nothing hangs.
+ */
+static void segment__wild_masks(void **state)
+{
+	struct live l;
+	char buf[64];
+	size_t len;
+	int i;
+
+	(void)state;
+	live_open(&l);
+	for (i = 1; i < SHMPIPE_SLOTS; i++)
+		memset(&l.evil->sh_readers[i].sl_live, 0x41, 40);
+	l.evil->sh_rmask = ~0ULL;
+	l.evil->sh_wmask = ~0ULL;
+	/* The real reader is still there: writes go on. */
+	assert_int_equal(shmpipe_write(l.w, "x", 1, 100), 0);
+	assert_int_equal(shmpipe_read(l.r, buf, sizeof(buf), &len, 100), 0);
+	live_close(&l);
+}
+
+/* The control lock held by a thread id that exists nowhere. */
+static void segment__ghost_lock_owner(void **state)
+{
+	struct shmpipe_writer *w2;
+	struct live l;
+	double t0;
+
+	(void)state;
+	live_open(&l);
+	l.evil->sh_wlock.word = 0x3ffffff0;	/* "owned", never released */
+	assert_int_equal(shmpipe_write(l.w, "x", 1, 0), -EAGAIN);
+	assert_int_equal(shmpipe_write(l.w, "x", 1, 100), -ETIMEDOUT);
+	l.evil->sh_ctl.word = 0x3ffffff0;
+	t0 = th_now_ms();
+	assert_int_equal(shmpipe_writer_open(l.name, &w2), -EBUSY);
+	print_message("open gave up on a ghost-held lock after %.0f ms\n",
+		      th_now_ms() - t0);
+	live_close(&l);	/* returns: close never hangs */
+}
+
+static int opener(void *arg)
+{
+	struct shmpipe_reader *r;
+	int n, rc, seen = 0;
+
+	for (n = 0; n < 20000 && !seen; n++) {
+		rc = shmpipe_reader_open(arg, &r);
+		if (rc == 0) {
+			seen = 1;
+			shmpipe_reader_close(r, 0);
+		} else if (rc != -ENOENT) {
+			return 1;	/* saw something half made */
+		}
+	}
+	return seen ? 0 : 2;
+}
+
+/* An opener racing the creator sees no pipe, or a whole one. */
+static void create__atomic_for_openers(void **state)
+{
+	int round;
+
+	(void)state;
+	for (round = 0; round < 20; round++) {
+		const char *n = th_name("atom");
+		pid_t pid = th_fork(opener, (void *)n);
+		struct shmpipe_attr a = { .capacity = 1 << 20 };
+
+		th_sleep_ms(1);
+		assert_int_equal(shmpipe_create(n, &a), 0);
+		assert_int_equal(th_exit_code(pid, 20000), 0);
+	}
+}
+
+static volatile int stop_umask;
+
+static void *umask_churn(void *arg)
+{
+	unsigned int i = 0;
+
+	(void)arg;
+	while (!__atomic_load_n(&stop_umask, __ATOMIC_RELAXED))
+		umask(i++ & 0777);
+	return NULL;
+}
+
+/* Modes are exact while another thread keeps changing the umask. */
+static void create__mode_with_umask_churn(void **state)
+{
+	pthread_t t;
+	int i;
+
+	(void)state;
+	stop_umask = 0;
+	pthread_create(&t, NULL, umask_churn, NULL);
+	for (i = 0; i < 200; i++) {
+		struct shmpipe_attr a = { .capacity = 4096,
+					  .mode = (mode_t)(0400 | (i & 0377)) };
+		const char *n = th_name("umask");
+		char path[128];
+		struct stat st;
+
+		assert_int_equal(shmpipe_create(n, &a), 0);
+		snprintf(path, sizeof(path), "/dev/shm/shmpipe.%s", n);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, a.mode);
+		assert_int_equal(shmpipe_unlink(n), 0);
+	}
+	__atomic_store_n(&stop_umask, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	umask(022);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TH_TEST(segment__wild_head),
+		TH_TEST(segment__wild_tail),
+		TH_TEST(segment__wild_length),
+		TH_TEST(segment__wild_state),
+		TH_TEST(segment__wild_masks),
+		TH_TEST(segment__ghost_lock_owner),
+		TH_TEST(create__atomic_for_openers),
+		TH_TEST(create__mode_with_umask_churn),
+	};
+
+	return TH_RUN("hardening", tests);
+}
