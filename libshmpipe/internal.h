@@ -7,6 +7,7 @@
 #define SHMPIPE_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -69,8 +70,16 @@ struct shmpipe__deadline {
 	struct timespec at;
 };
 
-/* errors.c */
-int shmpipe__from_pthread(int rc);
+/*
+ * The one place where the C library's ways of failing become ours: pthread
+ * calls return a positive error number; system calls return -1 and set
+ * errno, which callers turn into -errno where they fail.  Every shmpipe
+ * call returns 0 or a negative errno.
+ */
+static inline int shmpipe__from_pthread(int rc)
+{
+	return -rc;
+}
 
 /* segment.c */
 int shmpipe__check_name(const char *name);
@@ -82,9 +91,9 @@ uint64_t shmpipe__proc_start(int pid);
 /* sync.c */
 enum shmpipe__lock_id { LK_CTL, LK_WRITE, LK_READ };
 typedef int (*shmpipe__check_fn)(struct shmpipe__end *e);
-int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
-		  struct shmpipe__deadline *dl, shmpipe__check_fn check);
-void shmpipe__unlock(struct shmpipe__end *e, enum shmpipe__lock_id id);
+int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
+		       struct shmpipe__deadline *dl, shmpipe__check_fn check,
+		       int rc);
 int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 		   struct shmpipe__deadline *dl, int watch);
 void shmpipe__wake(uint32_t *seq);
@@ -160,6 +169,36 @@ static inline struct shmpipe__end *shmpipe__enter(const void *handle,
 		return NULL;
 	}
 	return e;
+}
+
+static inline union shmpipe_mutex *shmpipe__lock_of(struct shmpipe_shared *sh,
+						   enum shmpipe__lock_id id)
+{
+	if (id == LK_WRITE)
+		return &sh->sh_wlock;
+	if (id == LK_READ)
+		return &sh->sh_rlock;
+	return &sh->sh_ctl;
+}
+
+/*
+ * Take one of the mapping's mutexes: an uncontended try-lock here, the
+ * waiting and the repair of a dead owner's lock in shmpipe__lock_slow().
+ */
+static inline int shmpipe__lock(struct shmpipe__end *e,
+				enum shmpipe__lock_id id,
+				struct shmpipe__deadline *dl,
+				shmpipe__check_fn check)
+{
+	int rc = pthread_mutex_trylock(&shmpipe__lock_of(e->e_sh, id)->m);
+
+	return rc ? shmpipe__lock_slow(e, id, dl, check, rc) : 0;
+}
+
+static inline void shmpipe__unlock(struct shmpipe__end *e,
+				   enum shmpipe__lock_id id)
+{
+	pthread_mutex_unlock(&shmpipe__lock_of(e->e_sh, id)->m);
 }
 
 static inline int shmpipe__closing(const struct shmpipe__end *e)

@@ -183,16 +183,6 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 	return shmpipe__deadline_passed(dl) ? -ETIMEDOUT : 0;
 }
 
-static union shmpipe_mutex *lock_of(struct shmpipe_shared *sh,
-				    enum shmpipe__lock_id id)
-{
-	if (id == LK_WRITE)
-		return &sh->sh_wlock;
-	if (id == LK_READ)
-		return &sh->sh_rlock;
-	return &sh->sh_ctl;
-}
-
 /*
  * The owner died holding the lock.  The side locks guard nothing that a
  * death can leave half-done: a writer publishes a message by one store
@@ -226,8 +216,9 @@ static uint32_t mark_waiting(uint32_t *word)
 }
 
 /*
- * Take one of the mapping's mutexes.  While it is busy, sleep on its word
- * and on the peers' live words, look at the pipe through check() (a dead
+ * The rest of shmpipe__lock(), after its try-lock returned rc: the mutex
+ * is busy, or its owner died.  While it is busy, sleep on its word and on
+ * the peers' live words, look at the pipe through check() (a dead
  * peer or a closed pipe ends the wait), give up at the deadline, and
  * repair the lock if its owner died.
  *
@@ -236,14 +227,14 @@ static uint32_t mark_waiting(uint32_t *word)
  * waiter that got the lock after sleeping sets FUTEX_WAITERS again, so
  * that its unlock wakes the next sleeper, as glibc's own lock does.
  */
-int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
-		  struct shmpipe__deadline *dl, shmpipe__check_fn check)
+int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
+		       struct shmpipe__deadline *dl, shmpipe__check_fn check,
+		       int rc)
 {
-	union shmpipe_mutex *m = lock_of(e->e_sh, id);
-	int rc, spins = 0, slept = 0, r;
+	union shmpipe_mutex *m = shmpipe__lock_of(e->e_sh, id);
+	int spins = 0, slept = 0, r;
 	uint32_t seen;
 
-	rc = pthread_mutex_trylock(&m->m);
 	while (rc == EBUSY && spins++ < 200) {
 		__builtin_ia32_pause();
 		rc = pthread_mutex_trylock(&m->m);
@@ -268,9 +259,4 @@ int shmpipe__lock(struct shmpipe__end *e, enum shmpipe__lock_id id,
 	if (!rc && slept)
 		mark_waiting(&m->word);
 	return shmpipe__from_pthread(rc);
-}
-
-void shmpipe__unlock(struct shmpipe__end *e, enum shmpipe__lock_id id)
-{
-	pthread_mutex_unlock(&lock_of(e->e_sh, id)->m);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers: error conversion, clocks, process identity, sizes.
+ * Small helpers: clocks, process identity, sizes, version.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,17 +10,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-/*
- * The one place where the C library's ways of failing become ours: pthread
- * calls return a positive error number; system calls return -1 and set
- * errno, which callers pass here as -errno.  Every shmpipe call returns 0
- * or a negative errno.
- */
-int shmpipe__from_pthread(int rc)
-{
-	return -rc;
-}
 
 uint64_t shmpipe__realtime_ns(void)
 {
