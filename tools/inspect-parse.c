@@ -77,9 +77,9 @@ static int check_identity(const struct shmpipe_shared *h, size_t len,
 {
 	uint64_t cap = h->sh_capacity;
 
-	if (len < sizeof(h->sh_magic) || file_size < sizeof(h->sh_magic))
+	if (len < sizeof(h->sh_magic))
 		return fail(why, n, INS_FOREIGN, "not a shmpipe segment: "
-			    "%llu bytes", (unsigned long long)file_size);
+			    "%zu bytes", len);
 	if (h->sh_magic == __builtin_bswap64(SHMPIPE_MAGIC))
 		return fail(why, n, INS_UNSUPPORTED,
 			    "created on a machine of the other byte order");
@@ -115,10 +115,13 @@ static int check_identity(const struct shmpipe_shared *h, size_t len,
 static int check_size(const struct shmpipe_shared *h, size_t len,
 		      uint64_t file_size, char *why, size_t n)
 {
-	if (file_size < h->sh_seg_size || len < SHMPIPE_HDR_SIZE)
+	if (file_size < h->sh_seg_size)
 		return fail(why, n, INS_DAMAGED, "truncated: %llu bytes, the "
 			    "header says %llu", (unsigned long long)file_size,
 			    (unsigned long long)h->sh_seg_size);
+	if (len < SHMPIPE_HDR_SIZE)
+		return fail(why, n, INS_DAMAGED, "truncated while read: %zu "
+			    "bytes", len);
 	if (file_size > h->sh_seg_size)
 		return fail(why, n, INS_DAMAGED, "%llu bytes, the header says "
 			    "%llu", (unsigned long long)file_size,

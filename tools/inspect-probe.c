@@ -72,9 +72,24 @@ static int take_copy(int fd, struct snap *s)
 	return 0;
 }
 
+static int ours(const struct snap *s)
+{
+	return s->len >= sizeof(s->buf->sh.sh_magic) &&
+	       s->buf->sh.sh_magic == SHMPIPE_MAGIC;
+}
+
+/* Two copies tell the same story: of a foreign file, by its first bytes
+ * alone, which are all its verdict rests on; of ours, by its state. */
 static int same_state(const struct snap *a, const struct snap *b)
 {
-	if (a->len != b->len || a->size != b->size)
+	size_t n = a->len < 8 ? a->len : 8;
+
+	if (a->size != b->size)
+		return 0;
+	if (!ours(a) || !ours(b))
+		return n == (b->len < 8 ? b->len : 8) &&
+		       !memcmp(a->buf->bytes, b->buf->bytes, n);
+	if (a->len != b->len)
 		return 0;
 	if (a->len < sizeof(a->buf->sh))
 		return !memcmp(a->buf->bytes, b->buf->bytes, a->len);

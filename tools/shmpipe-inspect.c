@@ -309,7 +309,7 @@ static int refresh(const struct opts *o, struct before *b)
 	if (o->watch && !o->json && isatty(STDOUT_FILENO))
 		printf("\033[H\033[2J");	/* home, clear: like watch(1) */
 	if (o->watch && !o->json)
-		printf("every %.1fs\n\n", o->watch);
+		printf("every %gs\n\n", o->watch);
 	status = o->name || o->file ? show_one(o, b) : show_all(o);
 	fflush(stdout);
 	return status;
