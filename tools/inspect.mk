@@ -13,6 +13,7 @@ INSPECT_OBJS := $(patsubst %,$(B)/tools/inspect/%.o,$(INSPECT_CORE) \
 	inspect-probe shmpipe-inspect)
 INSPECT_HDRS := tools/inspect.h libshmpipe/layout.h include/shmpipe.h
 INSPECT_TEST := $(B)/tests/inspect/test_inspect
+INSPECT_PROBE_TEST := $(B)/tests/inspect/test_probe
 INSPECT_REPLAY := $(B)/tests/inspect/replay
 INSPECT_FUZZER := $(B)/tests/inspect/fuzz-parse
 INSPECT_CORPUS := tests/inspect/corpus
@@ -20,7 +21,8 @@ INSPECT_TIMEOUT ?= 300
 FUZZ_TIME ?= 60
 FUZZ_CC ?= clang
 
-ALL_TARGETS += $(INSPECT) $(INSPECT_TEST) $(INSPECT_REPLAY)
+ALL_TARGETS += $(INSPECT) $(INSPECT_TEST) $(INSPECT_PROBE_TEST) \
+	$(INSPECT_REPLAY)
 CHECK_TARGETS += check-inspect
 INSTALL_TARGETS += install-inspect
 PHONY += check-inspect fuzz-inspect inspect-corpus install-inspect
@@ -39,6 +41,15 @@ $(INSPECT_TEST): tests/inspect/test_inspect.c $(B)/tests/harness.o \
 	$(CC) $(ALL_CFLAGS) -Ilibshmpipe -Itests -o $@ $< \
 		$(B)/tests/harness.o $(LIBS) -lcmocka $(ALL_LDFLAGS)
 
+# The probe with pread wrapped, so that tests can race it copy by copy.
+$(INSPECT_PROBE_TEST): tests/inspect/test_probe.c $(B)/tests/harness.o \
+		$(INSPECT_CORE:%=tools/%.c) tools/inspect-probe.c \
+		$(INSPECT_HDRS) $(LIB_A) | $(B)/tests/inspect
+	$(CC) $(ALL_CFLAGS) -Ilibshmpipe -Itools -Itests -o $@ $< \
+		$(INSPECT_CORE:%=tools/%.c) tools/inspect-probe.c \
+		$(B)/tests/harness.o $(LIBS) -lcmocka -Wl,--wrap=pread \
+		$(ALL_LDFLAGS)
+
 # The fuzz target as a plain program, so the corpus replays anywhere.
 $(INSPECT_REPLAY): tests/inspect/fuzz-parse.c tests/inspect/replay.c \
 		$(INSPECT_CORE:%=tools/%.c) $(INSPECT_HDRS) | $(B)/tests/inspect
@@ -46,9 +57,12 @@ $(INSPECT_REPLAY): tests/inspect/fuzz-parse.c tests/inspect/replay.c \
 		tests/inspect/fuzz-parse.c tests/inspect/replay.c \
 		$(INSPECT_CORE:%=tools/%.c) $(ALL_LDFLAGS)
 
-check-inspect: $(INSPECT) $(INSPECT_TEST) $(INSPECT_REPLAY)
+check-inspect: $(INSPECT) $(INSPECT_TEST) $(INSPECT_PROBE_TEST) \
+		$(INSPECT_REPLAY)
 	@echo "== $(INSPECT_TEST)"
 	@INSPECT_BIN=$(INSPECT) timeout -k 5 $(INSPECT_TIMEOUT) $(INSPECT_TEST)
+	@echo "== $(INSPECT_PROBE_TEST)"
+	@timeout -k 5 $(INSPECT_TIMEOUT) $(INSPECT_PROBE_TEST)
 	@echo "== $(INSPECT_REPLAY) $(INSPECT_CORPUS)"
 	@timeout -k 5 $(INSPECT_TIMEOUT) $(INSPECT_REPLAY) $(INSPECT_CORPUS)/*
 

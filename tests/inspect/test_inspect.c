@@ -94,6 +94,9 @@ static void drain(int out, int err, struct run *r)
 	r->out[n[0]] = r->err[n[1]] = '\0';
 }
 
+/* The user the tool runs as; 0 leaves it as the test's. */
+static uid_t run_uid;
+
 /* Run the tool with these arguments (NULL-terminated). */
 static int run_argv(struct run *r, const char *const *args)
 {
@@ -110,6 +113,8 @@ static int run_argv(struct run *r, const char *const *args)
 	if (pid == 0) {
 		dup2(o[1], 1);
 		dup2(e[1], 2);
+		if (run_uid && setuid(run_uid))
+			_exit(126);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -966,6 +971,22 @@ static void inspect__usage(void **state)
 	assert_has(r->out, "shmpipe-inspect ");
 }
 
+/* A pipe the user may not read: the tool says so and exits 1. */
+static void inspect__unreadable(void **state)
+{
+	const char *n = th_pipe("unread", 4096);
+	struct run *r = run_buf();
+
+	(void)state;
+	if (getuid() != 0)
+		skip();		/* only root can become another user */
+	run_uid = 65534;
+	run(r, n);
+	run_uid = 0;
+	expect_status(r, 1);
+	assert_has(r->err, "unreadable: Permission denied");
+}
+
 /*
  * A pipe that never rests: every answer must still be a valid snapshot
  * of an open pipe.  How many were "moving" or "busy" is printed.
@@ -1017,6 +1038,7 @@ int main(void)
 		TH_TEST(inspect__file_copy),
 		TH_TEST(inspect__fifo_and_symlink),
 		TH_TEST(inspect__usage),
+		TH_TEST(inspect__unreadable),
 		TH_TEST(inspect__hot_pipe),
 	};
 
