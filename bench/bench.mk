@@ -8,6 +8,8 @@
 #   make check-bench               a quick smoke run: it must complete and
 #                                  every message must check out; no timing
 #                                  is asserted
+#   make bench-callgrind           instructions per message of shmpipe and
+#                                  of the reference ring (valgrind)
 #
 # Boost.Interprocess and ZeroMQ are found at build time; a missing one is
 # reported as skipped, never a build failure.  The JSON of the last
@@ -42,7 +44,7 @@ BENCH_CONFIG = boost=$(BENCH_HAVE_BOOST) zmq=$(BENCH_HAVE_ZMQ) \
 ALL_TARGETS += $(BENCH)
 CHECK_TARGETS += check-bench
 INSTALL_TARGETS += install-bench
-PHONY += check-bench install-bench bench-deps bench-config
+PHONY += check-bench install-bench bench-deps bench-config bench-callgrind
 
 $(B)/bench:
 	mkdir -p $@
@@ -103,6 +105,10 @@ check-bench: $(BENCH)
 		{ cat $$out; echo "check-bench: not every run verified"; \
 		  exit 1; }; \
 	tail -n 1 $$out
+
+bench-callgrind: $(BENCH)
+	@sh bench/callgrind.sh $(BENCH) 64
+	@sh bench/callgrind.sh $(BENCH) 16384
 
 install-bench: $(BENCH)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
