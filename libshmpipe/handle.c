@@ -322,6 +322,20 @@ fail_free:
 }
 
 /*
+ * A close reason is 0 or an errno value, but not one of the codes calls
+ * return for their own sake: a pipe aborted with EAGAIN would make every
+ * read say "try again" forever.
+ */
+static int valid_reason(int err)
+{
+	switch (err) {
+	case EAGAIN: case ETIMEDOUT: case EMSGSIZE: case EINVAL: case ECHILD:
+		return 0;
+	}
+	return err >= 0 && err <= 4095;
+}
+
+/*
  * Close: stop new calls, wake this handle's sleepers (they see the handle
  * closing and return -EPIPE), wait until they are out, then leave.
  */
@@ -331,7 +345,7 @@ int shmpipe__end_close(const void *handle, int role, int err)
 	struct shmpipe__end *e = shmpipe__lookup(handle, role, &live);
 	uint64_t closing = (live & ~3ULL) | END_CLOSING;
 
-	if (!e || err < 0 || err > 4095)
+	if (!e || !valid_reason(err))
 		return -EINVAL;
 	if (!__atomic_compare_exchange_n(&e->e_word, &live, closing, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))

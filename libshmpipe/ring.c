@@ -377,6 +377,19 @@ int shmpipe_read(struct shmpipe_reader *rd, void *buf, size_t size,
 	return r;
 }
 
+int shmpipe_writer_check(struct shmpipe_writer *w)
+{
+	struct shmpipe__end *e;
+	int r;
+
+	e = shmpipe__enter(w, SHMPIPE_ROLE_WRITER, &r);
+	if (!e)
+		return r;
+	r = writer_check(e);
+	shmpipe__leave(e);
+	return r;
+}
+
 size_t shmpipe_writer_max_message(const struct shmpipe_writer *w)
 {
 	struct shmpipe__end *e;

@@ -98,6 +98,7 @@ static void reader_killed__idle(void **state)
 	assert_int_equal(shmpipe_writer_open(c->name, &w), 0);
 	pid = th_fork(idle_reader, c);
 	kill_child(pid, c);
+	assert_int_equal(shmpipe_writer_check(w), -ECONNRESET);
 	assert_int_equal(shmpipe_write(w, "x", 1, 0), -ECONNRESET);
 	assert_int_equal(shmpipe_write(w, "x", 1, -1), -ECONNRESET);
 	assert_int_equal(shmpipe_writer_close(w, 0), 0);
