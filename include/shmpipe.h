@@ -70,7 +70,18 @@ int shmpipe_write(struct shmpipe_writer *w, const void *msg, size_t len,
 int shmpipe_read(struct shmpipe_reader *r, void *buf, size_t size,
 		 size_t *len, int timeout_ms);
 
-/* err == 0 leaves the pipe; err > 0 (an errno value) aborts it for all. */
+/*
+ * Would a write fail now, and with what?  0, or the error every write
+ * returns (readers gone or dead, pipe aborted), without writing.  For a
+ * writer that is idle: a dead reader is noticed here as in a write.
+ */
+int shmpipe_writer_check(struct shmpipe_writer *w);
+
+/*
+ * err == 0 leaves the pipe; err > 0 (an errno value) aborts it for all.
+ * EAGAIN, ETIMEDOUT, EMSGSIZE, EINVAL and ECHILD are not reasons: calls
+ * return them for their own sake.
+ */
 int shmpipe_writer_close(struct shmpipe_writer *w, int err);
 int shmpipe_reader_close(struct shmpipe_reader *r, int err);
 

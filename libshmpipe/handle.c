@@ -21,13 +21,20 @@
  * handle fails with -ECHILD, and closing it only unmaps it.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 unsigned int shmpipe__fork_gen;
+__thread struct shmpipe__hazard *shmpipe__my_hazard;
+int shmpipe__cheap_hazards;
+static struct shmpipe__hazard *hazards;	/* every thread's, ever */
+static pthread_key_t hazard_key;
 struct shmpipe__end shmpipe__table[SHMPIPE_HANDLES_MAX];
 #define table shmpipe__table
 static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -127,6 +134,18 @@ void shmpipe__keeper_unlock(union shmpipe_mutex *m)
 	keeper_call(KEEP_UNLOCK, m);
 }
 
+/* Only this thread came through fork: the others' hazards are void. */
+static void hazards_after_fork(void)
+{
+	struct shmpipe__hazard *hz;
+
+	for (hz = hazards; hz; hz = hz->h_next) {
+		hz->h_end = NULL;
+		if (hz != shmpipe__my_hazard)
+			hz->h_used = 0;
+	}
+}
+
 /* In a forked child: no keeper, fresh private locks, old handles foreign. */
 static void after_fork_child(void)
 {
@@ -136,11 +155,81 @@ static void after_fork_child(void)
 	keeper.op = KEEP_NONE;
 	pthread_mutex_init(&table_mu, NULL);
 	__atomic_add_fetch(&shmpipe__fork_gen, 1, __ATOMIC_RELAXED);
+	hazards_after_fork();
+}
+
+/* A thread ends: its hazard record is free for the next thread. */
+static void hazard_release(void *arg)
+{
+	struct shmpipe__hazard *hz = arg;
+
+	__atomic_store_n(&hz->h_end, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&hz->h_used, 0, __ATOMIC_RELEASE);
 }
 
 static void init_once(void)
 {
 	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_key_create(&hazard_key, hazard_release);
+	if (syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		__atomic_store_n(&shmpipe__cheap_hazards, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The calling thread's first call: take a free hazard record, or add
+ * one to the list.  Records are never freed, so a close can walk the
+ * list without a lock.
+ */
+struct shmpipe__hazard *shmpipe__hazard_register(void)
+{
+	struct shmpipe__hazard *hz;
+	int unused = 0;
+
+	pthread_once(&once, init_once);
+	for (hz = __atomic_load_n(&hazards, __ATOMIC_ACQUIRE); hz;
+	     hz = hz->h_next)
+		if (__atomic_compare_exchange_n(&hz->h_used, &unused, 1, 0,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			break;
+		else
+			unused = 0;
+	if (!hz) {
+		hz = calloc(1, sizeof(*hz));
+		if (!hz)
+			return NULL;
+		hz->h_used = 1;
+		hz->h_next = __atomic_load_n(&hazards, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(&hazards, &hz->h_next, hz,
+						    0, __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED))
+			;
+	}
+	pthread_setspecific(hazard_key, hz);
+	shmpipe__my_hazard = hz;
+	return hz;
+}
+
+/* Is any thread inside a call on e?  Seen after close's barrier. */
+static int hazard_held(struct shmpipe__end *e)
+{
+	struct shmpipe__hazard *hz;
+
+	for (hz = __atomic_load_n(&hazards, __ATOMIC_ACQUIRE); hz;
+	     hz = hz->h_next)
+		if (__atomic_load_n(&hz->h_end, __ATOMIC_SEQ_CST) == e)
+			return 1;
+	return 0;
+}
+
+/* Wait until no thread is inside a call on e. */
+static void hazard_drain(struct shmpipe__end *e)
+{
+	if (__atomic_load_n(&shmpipe__cheap_hazards, __ATOMIC_RELAXED))
+		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	while (hazard_held(e))
+		usleep(100);
 }
 
 static void *encode(int idx, int role, uint64_t gen)
@@ -233,6 +322,20 @@ fail_free:
 }
 
 /*
+ * A close reason is 0 or an errno value, but not one of the codes calls
+ * return for their own sake: a pipe aborted with EAGAIN would make every
+ * read say "try again" forever.
+ */
+static int valid_reason(int err)
+{
+	switch (err) {
+	case EAGAIN: case ETIMEDOUT: case EMSGSIZE: case EINVAL: case ECHILD:
+		return 0;
+	}
+	return err >= 0 && err <= 4095;
+}
+
+/*
  * Close: stop new calls, wake this handle's sleepers (they see the handle
  * closing and return -EPIPE), wait until they are out, then leave.
  */
@@ -242,7 +345,7 @@ int shmpipe__end_close(const void *handle, int role, int err)
 	struct shmpipe__end *e = shmpipe__lookup(handle, role, &live);
 	uint64_t closing = (live & ~3ULL) | END_CLOSING;
 
-	if (!e || err < 0 || err > 4095)
+	if (!e || !valid_reason(err))
 		return -EINVAL;
 	if (!__atomic_compare_exchange_n(&e->e_word, &live, closing, 0,
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -250,12 +353,11 @@ int shmpipe__end_close(const void *handle, int role, int err)
 
 	if (e->e_fork_gen == sh_load(&shmpipe__fork_gen)) {
 		shmpipe__wake_all(e->e_sh);
-		while (__atomic_load_n(&e->e_inflight, __ATOMIC_SEQ_CST))
-			usleep(100);
+		hazard_drain(e);
 		shmpipe__detach(e, err);
 	}
-	/* In a forked child the calls counted in e_inflight were made by
-	 * threads that do not exist here: there is nobody to wait for. */
+	/* In a forked child, the hazards of the parent's other threads were
+	 * copied but their threads were not: there is nobody to wait for. */
 	shmpipe__unmap(e);
 	shmpipe__handle_free(e);
 	return 0;

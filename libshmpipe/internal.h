@@ -48,7 +48,6 @@
  */
 struct shmpipe__end {
 	uint64_t e_word;		/* generation << 2 | END_* */
-	int e_inflight;			/* calls inside the library */
 	int e_role;			/* SHMPIPE_ROLE_* */
 	unsigned int e_fork_gen;	/* shmpipe__fork_gen at open */
 	int e_slot;			/* index in sh_readers/sh_writers */
@@ -94,9 +93,14 @@ typedef int (*shmpipe__check_fn)(struct shmpipe__end *e);
 int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		       struct shmpipe__deadline *dl, shmpipe__check_fn check,
 		       int rc);
+int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
+			    struct shmpipe__deadline *dl,
+			    shmpipe__check_fn check);
 int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
-		   struct shmpipe__deadline *dl, int watch);
+		   struct shmpipe__deadline *dl, int watch,
+		   struct shmpipe_slot *owner);
 void shmpipe__wake(uint32_t *seq);
+void shmpipe__wake_one(uint32_t *word);
 void shmpipe__wake_all(struct shmpipe_shared *sh);
 int shmpipe__deadline_passed(struct shmpipe__deadline *dl);
 
@@ -106,7 +110,21 @@ void shmpipe__detach(struct shmpipe__end *e, int err);
 int shmpipe__reap(struct shmpipe__end *e);
 void shmpipe__recover_ctl(struct shmpipe_shared *sh);
 
+/*
+ * A thread's hazard: the handle it is inside of, published so that a
+ * close on another thread waits for it (handle.c explains the protocol).
+ */
+struct shmpipe__hazard {
+	struct shmpipe__end *h_end;
+	struct shmpipe__hazard *h_next;
+	int h_used;
+};
+
 /* handle.c */
+extern __thread struct shmpipe__hazard *shmpipe__my_hazard
+	__attribute__((tls_model("initial-exec")));
+extern int shmpipe__cheap_hazards;
+struct shmpipe__hazard *shmpipe__hazard_register(void);
 #define SHMPIPE_HANDLES_MAX	1024	/* the kernel walks 2048 robust entries */
 #define HANDLE_IDX_BITS		12
 #define HANDLE_ROLE_SHIFT	HANDLE_IDX_BITS
@@ -139,25 +157,40 @@ static inline struct shmpipe__end *shmpipe__lookup(const void *handle,
 
 static inline void shmpipe__leave(struct shmpipe__end *e)
 {
-	__atomic_fetch_sub(&e->e_inflight, 1, __ATOMIC_RELEASE);
+	(void)e;
+	__atomic_store_n(&shmpipe__my_hazard->h_end, NULL, __ATOMIC_RELEASE);
 }
 
 /*
- * Enter a call on a handle; shmpipe__leave() when done.  The increment of
- * e_inflight and the load of e_word are both sequentially consistent, and
- * so are close's store of END_CLOSING and its load of e_inflight: either
- * close sees this call, or this call sees the close.
+ * Enter a call on a handle; shmpipe__leave() when done.  The thread
+ * publishes the handle as its hazard, then checks that the handle is
+ * still open; a close marks the handle closing, then waits until no
+ * thread has it as hazard.  Either the close sees this call, or this
+ * call sees the close: the close makes every thread of the process pass
+ * a full barrier (membarrier) between its mark and its look, so the
+ * hazard needs no locked instruction here.  Without membarrier, it takes
+ * one (shmpipe__cheap_hazards is 0).
  */
 static inline struct shmpipe__end *shmpipe__enter(const void *handle,
 						  int role, int *err)
 {
+	struct shmpipe__hazard *hz = shmpipe__my_hazard;
 	uint64_t want;
 	struct shmpipe__end *e = shmpipe__lookup(handle, role, &want);
 
 	*err = -EINVAL;
 	if (!e)
 		return NULL;
-	__atomic_fetch_add(&e->e_inflight, 1, __ATOMIC_SEQ_CST);
+	if (!hz && !(hz = shmpipe__hazard_register())) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (__atomic_load_n(&shmpipe__cheap_hazards, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&hz->h_end, e, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	} else {
+		(void)__atomic_exchange_n(&hz->h_end, e, __ATOMIC_SEQ_CST);
+	}
 	if (__atomic_load_n(&e->e_word, __ATOMIC_SEQ_CST) != want) {
 		shmpipe__leave(e);
 		return NULL;
@@ -171,34 +204,58 @@ static inline struct shmpipe__end *shmpipe__enter(const void *handle,
 	return e;
 }
 
-static inline union shmpipe_mutex *shmpipe__lock_of(struct shmpipe_shared *sh,
-						   enum shmpipe__lock_id id)
+/* The word that names this endpoint as the owner of its side's lock. */
+static inline uint32_t shmpipe__side_owner(const struct shmpipe__end *e)
 {
-	if (id == LK_WRITE)
-		return &sh->sh_wlock;
-	if (id == LK_READ)
-		return &sh->sh_rlock;
-	return &sh->sh_ctl;
+	return (uint32_t)(e->e_slot + 1) |
+	       (e->e_token & SHMPIPE_SIDE_TOKEN_MASK) << SHMPIPE_SIDE_TOKEN_SHIFT;
+}
+
+static inline uint32_t *shmpipe__side_word(struct shmpipe_shared *sh,
+					   enum shmpipe__lock_id id)
+{
+	return id == LK_WRITE ? &sh->sh_wlock : &sh->sh_rlock;
 }
 
 /*
- * Take one of the mapping's mutexes: an uncontended try-lock here, the
- * waiting and the repair of a dead owner's lock in shmpipe__lock_slow().
+ * Take a lock of the mapping.  The control lock is a robust pthread
+ * mutex; the side locks are words owned by endpoints, taken with one
+ * compare-and-swap when free.  Waiting, and taking over a lock whose
+ * owner died, happen out of line.
  */
 static inline int shmpipe__lock(struct shmpipe__end *e,
 				enum shmpipe__lock_id id,
 				struct shmpipe__deadline *dl,
 				shmpipe__check_fn check)
 {
-	int rc = pthread_mutex_trylock(&shmpipe__lock_of(e->e_sh, id)->m);
+	uint32_t *word, free_word = 0;
+	int rc;
 
-	return rc ? shmpipe__lock_slow(e, id, dl, check, rc) : 0;
+	if (id == LK_CTL) {
+		rc = pthread_mutex_trylock(&e->e_sh->sh_ctl.m);
+		return rc ? shmpipe__lock_slow(e, id, dl, check, rc) : 0;
+	}
+	word = shmpipe__side_word(e->e_sh, id);
+	if (__atomic_compare_exchange_n(word, &free_word,
+					shmpipe__side_owner(e), 0,
+					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return 0;
+	return shmpipe__side_lock_slow(e, word, dl, check);
 }
 
 static inline void shmpipe__unlock(struct shmpipe__end *e,
 				   enum shmpipe__lock_id id)
 {
-	pthread_mutex_unlock(&shmpipe__lock_of(e->e_sh, id)->m);
+	uint32_t *word;
+
+	if (id == LK_CTL) {
+		pthread_mutex_unlock(&e->e_sh->sh_ctl.m);
+		return;
+	}
+	word = shmpipe__side_word(e->e_sh, id);
+	if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) &
+	    SHMPIPE_SIDE_WAITERS)
+		shmpipe__wake_one(word);
 }
 
 static inline int shmpipe__closing(const struct shmpipe__end *e)

@@ -8,8 +8,8 @@
  * Fields of the mapping carry the prefix sh_ (header) or sl_ (slot), so
  * every access to shared memory stands out in the code.
  *
- * Guards: "ctl" is the control mutex, "wlock" and "rlock" the writer- and
- * reader-side mutexes.  "once" means written by the creator before the
+ * Guards: "ctl" is the control mutex (a robust pthread mutex), "wlock" and
+ * "rlock" the writer- and reader-side locks (words owned by endpoints).  "once" means written by the creator before the
  * segment gets its name, never again.
  */
 #ifndef SHMPIPE_LAYOUT_H
@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define SHMPIPE_MAGIC		0x3165706970686d73ULL	/* "shmpipe1" */
-#define SHMPIPE_LAYOUT_VERSION	1
+#define SHMPIPE_LAYOUT_VERSION	2
 #define SHMPIPE_SLOTS		64	/* per side: one bit each in a mask */
 #define SHMPIPE_CACHELINE	64
 #define SHMPIPE_RECORD_HDR	8	/* u32 length, u32 zero */
@@ -38,6 +38,18 @@ union shmpipe_mutex {
 	uint32_t word;
 	uint8_t bytes[40];
 };
+
+/*
+ * A side lock (sh_wlock, sh_rlock) serializes the endpoints of one side.
+ * It belongs to an endpoint, not to a thread: the word names the owner's
+ * slot and the low bits of its sl_token.  An owner whose slot is no longer
+ * attached under that token, or whose process died (its live word has no
+ * owner), has abandoned the lock, and the next locker takes it over.
+ */
+#define SHMPIPE_SIDE_SLOT_MASK	0x7fu		/* slot index + 1 */
+#define SHMPIPE_SIDE_TOKEN_SHIFT 7
+#define SHMPIPE_SIDE_TOKEN_MASK	0xffffffu	/* low 24 bits of sl_token */
+#define SHMPIPE_SIDE_WAITERS	0x80000000u	/* someone sleeps on it */
 
 /*
  * One attached endpoint.  A slot is in use when its bit is set in
@@ -99,20 +111,24 @@ struct shmpipe_shared {
 	uint8_t sh_pad2[8];
 
 	/* line 3: writer side, touched by writers only. */
-	union shmpipe_mutex sh_wlock;
+	uint32_t sh_wlock;		/* side lock of the writers */
+	uint32_t sh_pad3a;
 	uint64_t sh_msgs_in;		/* wlock: messages committed */
 	uint64_t sh_bytes_in;		/* wlock: payload bytes committed */
 	uint64_t sh_wtimeouts;		/* wlock: writes that timed out */
+	uint8_t sh_pad3[32];
 
 	/* line 4: write index, written by the wlock holder, read by readers. */
 	uint64_t sh_head;
 	uint8_t sh_pad4[56];
 
 	/* line 5: reader side, touched by readers only. */
-	union shmpipe_mutex sh_rlock;
+	uint32_t sh_rlock;		/* side lock of the readers */
+	uint32_t sh_pad5a;
 	uint64_t sh_msgs_out;		/* rlock: messages consumed */
 	uint64_t sh_bytes_out;		/* rlock: payload bytes consumed */
 	uint64_t sh_rtimeouts;		/* rlock: reads that timed out */
+	uint8_t sh_pad5[32];
 
 	/* line 6: read index, written by the rlock holder, read by writers. */
 	uint64_t sh_tail;

@@ -152,7 +152,7 @@ static int wait_room(struct shmpipe__end *e, uint64_t need,
 		r = writer_check(e);
 		if (r)
 			return r;
-		r = shmpipe__sleep(e, &sh->sh_space_seq, seq, dl, 1);
+		r = shmpipe__sleep(e, &sh->sh_space_seq, seq, dl, 1, NULL);
 		if (r)
 			return r;
 	}
@@ -288,7 +288,7 @@ static int wait_data(struct shmpipe__end *e, uint64_t tail,
 		r = reader_check(e);
 		if (r)
 			return 0;	/* the caller sorts it out */
-		r = shmpipe__sleep(e, &sh->sh_data_seq, seq, dl, 1);
+		r = shmpipe__sleep(e, &sh->sh_data_seq, seq, dl, 1, NULL);
 		if (r)
 			return r;
 	}
@@ -373,6 +373,19 @@ int shmpipe_read(struct shmpipe_reader *rd, void *buf, size_t size,
 		r = read_locked(e, buf, size, len, &dl);
 		shmpipe__unlock(e, LK_READ);
 	}
+	shmpipe__leave(e);
+	return r;
+}
+
+int shmpipe_writer_check(struct shmpipe_writer *w)
+{
+	struct shmpipe__end *e;
+	int r;
+
+	e = shmpipe__enter(w, SHMPIPE_ROLE_WRITER, &r);
+	if (!e)
+		return r;
+	r = writer_check(e);
 	shmpipe__leave(e);
 	return r;
 }

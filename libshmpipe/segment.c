@@ -94,10 +94,6 @@ static int init_header(struct shmpipe_shared *sh, uint64_t cap)
 	int i, r;
 
 	r = init_mutex(&sh->sh_ctl);
-	if (!r)
-		r = init_mutex(&sh->sh_wlock);
-	if (!r)
-		r = init_mutex(&sh->sh_rlock);
 	for (i = 0; !r && i < SHMPIPE_SLOTS; i++) {
 		r = init_mutex(&sh->sh_readers[i].sl_live);
 		if (!r)

@@ -52,10 +52,18 @@ void shmpipe__wake(uint32_t *seq)
 	syscall(SYS_futex, seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+void shmpipe__wake_one(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* Everyone looks again: sleepers for data, for room, and for the locks. */
 void shmpipe__wake_all(struct shmpipe_shared *sh)
 {
 	shmpipe__wake(&sh->sh_data_seq);
 	shmpipe__wake(&sh->sh_space_seq);
+	syscall(SYS_futex, &sh->sh_wlock, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	syscall(SYS_futex, &sh->sh_rlock, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 static void ts_add_ms(struct timespec *ts, long ms)
@@ -114,46 +122,52 @@ int shmpipe__deadline_passed(struct shmpipe__deadline *dl)
 }
 
 /*
- * Arm the FUTEX_WAITERS bit of each attached peer's live word, so that
- * the kernel wakes a sleeper when that peer dies.  Returns how many
- * entries were added, or -1 if a peer is already gone (do not sleep).
+ * Arm the FUTEX_WAITERS bit of a slot's live word, so that the kernel
+ * wakes a sleeper when its process dies, and add it to the wait.
+ * Returns 0, or -1 if the endpoint is already gone (do not sleep).
  */
+static int watch_slot(struct shmpipe_slot *sl, struct waitv *wv)
+{
+	uint32_t *w = &sl->sl_live.word;
+	uint32_t v = sh_load(w);
+
+	if (!(v & FUTEX_TID_BITS))
+		return -1;
+	if (!(v & FUTEX_WAITERS_BIT) &&
+	    !__atomic_compare_exchange_n(w, &v, v | FUTEX_WAITERS_BIT, 0,
+					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		return -1;	/* it changed: look again first */
+	wv->val = v | FUTEX_WAITERS_BIT;
+	wv->uaddr = (uintptr_t)w;
+	wv->flags = WAITV_U32;
+	wv->reserved = 0;
+	return 0;
+}
+
+/* Watch every attached peer; returns how many, or -1 if one is gone. */
 static int watch_peers(struct shmpipe__end *e, struct waitv *wv)
 {
 	uint64_t m = sh_load(e->e_peer_mask);
 	int n = 0;
 
-	while (m) {
-		uint32_t *w = &e->e_peers[__builtin_ctzll(m)].sl_live.word;
-		uint32_t v = sh_load(w);
-
-		if (!(v & FUTEX_TID_BITS))
+	for (; m; m &= m - 1)
+		if (watch_slot(&e->e_peers[__builtin_ctzll(m)], &wv[n++]))
 			return -1;
-		if (!(v & FUTEX_WAITERS_BIT) &&
-		    !__atomic_compare_exchange_n(w, &v, v | FUTEX_WAITERS_BIT, 0,
-						 __ATOMIC_SEQ_CST,
-						 __ATOMIC_RELAXED))
-			return -1;	/* it changed: look again first */
-		wv[n].val = v | FUTEX_WAITERS_BIT;
-		wv[n].uaddr = (uintptr_t)w;
-		wv[n].flags = WAITV_U32;
-		wv[n].reserved = 0;
-		n++;
-		m &= m - 1;
-	}
 	return n;
 }
 
 /*
  * Sleep while *seq still holds seen, at most one slice and never past the
- * deadline; with watch, also until an attached peer dies.  Returns -ETIMEDOUT once the deadline has passed, else 0: the
+ * deadline; with watch, also until an attached peer dies; with owner,
+ * until that endpoint (a lock's owner) dies.  Returns -ETIMEDOUT once the deadline has passed, else 0: the
  * caller looks at the pipe again in every other case.  Signals do not end
  * the call early.
  */
 int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
-		   struct shmpipe__deadline *dl, int watch)
+		   struct shmpipe__deadline *dl, int watch,
+		   struct shmpipe_slot *owner)
 {
-	struct waitv wv[1 + SHMPIPE_SLOTS];
+	struct waitv wv[2 + SHMPIPE_SLOTS];
 	struct timespec until = next_wakeup(dl);
 	int n;
 
@@ -165,6 +179,8 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 	wv[0].flags = WAITV_U32;
 	wv[0].reserved = 0;
 	n = watch ? watch_peers(e, wv + 1) : 0;
+	if (n >= 0 && owner)
+		n = watch_slot(owner, &wv[1 + n]) ? -1 : n + 1;
 	if (n < 0)
 		return 0;
 
@@ -192,6 +208,7 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
  */
 static void recover(struct shmpipe_shared *sh, enum shmpipe__lock_id id)
 {
+	SHMPIPE_CRASH("lock.recover");
 	if (id == LK_CTL)
 		shmpipe__recover_ctl(sh);
 	sh_add(&sh->sh_recoveries, 1);
@@ -231,7 +248,7 @@ int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		       struct shmpipe__deadline *dl, shmpipe__check_fn check,
 		       int rc)
 {
-	union shmpipe_mutex *m = shmpipe__lock_of(e->e_sh, id);
+	union shmpipe_mutex *m = &e->e_sh->sh_ctl;
 	int spins = 0, slept = 0, r;
 	uint32_t seen;
 
@@ -245,18 +262,96 @@ int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		if (check && (r = check(e)) != 0)
 			return r;
 		seen = mark_waiting(&m->word);
-		if (seen && shmpipe__sleep(e, &m->word, seen, dl,
-					   id == LK_WRITE))
+		if (seen && shmpipe__sleep(e, &m->word, seen, dl, 0, NULL))
 			return -ETIMEDOUT;
 		slept = 1;
 		rc = pthread_mutex_trylock(&m->m);
 	}
 	if (rc == EOWNERDEAD) {
-		SHMPIPE_CRASH("lock.recover");
 		recover(e->e_sh, id);
 		rc = pthread_mutex_consistent(&m->m);
 	}
 	if (!rc && slept)
 		mark_waiting(&m->word);
 	return shmpipe__from_pthread(rc);
+}
+
+/*
+ * Who owns a side lock, by its word: the owner's slot if it is still
+ * attached under the token the word names and its process is alive;
+ * else NULL, and the lock is abandoned.
+ */
+static struct shmpipe_slot *side_owner(struct shmpipe__end *e, uint32_t v)
+{
+	struct shmpipe_shared *sh = e->e_sh;
+	uint32_t idx = (v & SHMPIPE_SIDE_SLOT_MASK) - 1;
+	int writers = e->e_role == SHMPIPE_ROLE_WRITER;
+	uint64_t mask = sh_load(writers ? &sh->sh_wmask : &sh->sh_rmask);
+	struct shmpipe_slot *sl;
+
+	if (idx >= SHMPIPE_SLOTS || !(mask & (1ULL << idx)))
+		return NULL;
+	sl = &(writers ? sh->sh_writers : sh->sh_readers)[idx];
+	if (((sh_load(&sl->sl_token) ^ (v >> SHMPIPE_SIDE_TOKEN_SHIFT)) &
+	     SHMPIPE_SIDE_TOKEN_MASK) || !shmpipe__slot_alive(sl))
+		return NULL;
+	return sl;
+}
+
+/*
+ * The rest of shmpipe__lock() for a side lock that was not free.  Spin a
+ * little, then sleep on the word (with SHMPIPE_SIDE_WAITERS set, so that
+ * the unlock wakes us) and on the owner's live word, so that the owner's
+ * death ends the sleep.  A lock whose owner is gone is taken over: its
+ * owner finished nothing it had not published (see recover()).
+ */
+int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
+			    struct shmpipe__deadline *dl,
+			    shmpipe__check_fn check)
+{
+	uint32_t me = shmpipe__side_owner(e), v, want;
+	struct shmpipe_slot *owner;
+	int spins = 0, slept = 0, r;
+
+	for (;;) {
+		v = sh_load(word);
+		want = me | (slept ? SHMPIPE_SIDE_WAITERS : 0);
+		if (!v) {
+			if (__atomic_compare_exchange_n(word, &v, want, 0,
+							__ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return 0;
+			continue;
+		}
+		if (spins++ < 200) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		owner = side_owner(e, v);
+		if (!owner) {
+			want |= v & SHMPIPE_SIDE_WAITERS;
+			if (__atomic_compare_exchange_n(word, &v, want, 0,
+							__ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED)) {
+				recover(e->e_sh, LK_WRITE);
+				return 0;
+			}
+			continue;
+		}
+		if (dl->ms == 0)
+			return -EAGAIN;
+		if (check && (r = check(e)) != 0)
+			return r;
+		if (!(v & SHMPIPE_SIDE_WAITERS) &&
+		    !__atomic_compare_exchange_n(word, &v,
+						 v | SHMPIPE_SIDE_WAITERS, 0,
+						 __ATOMIC_RELAXED,
+						 __ATOMIC_RELAXED))
+			continue;
+		r = shmpipe__sleep(e, word, v | SHMPIPE_SIDE_WAITERS, dl,
+				   e->e_role == SHMPIPE_ROLE_WRITER, owner);
+		if (r)
+			return r;
+		slept = 1;
+	}
 }

@@ -17,9 +17,12 @@ static void reader_close__fails_writes(void **state)
 
 	(void)state;
 	assert_int_equal(shmpipe_writer_open(n, &w), 0);
+	assert_int_equal(shmpipe_writer_check(w), 0);
 	assert_int_equal(shmpipe_reader_open(n, &r), 0);
 	assert_int_equal(shmpipe_write(w, "a", 1, 0), 0);
+	assert_int_equal(shmpipe_writer_check(w), 0);
 	assert_int_equal(shmpipe_reader_close(r, 0), 0);
+	assert_int_equal(shmpipe_writer_check(w), -EPIPE);
 	assert_int_equal(shmpipe_write(w, "b", 1, 0), -EPIPE);
 	assert_int_equal(shmpipe_write(w, "b", 1, -1), -EPIPE);
 	/* Single use: no writer and no reader may join any more. */
@@ -133,6 +136,24 @@ static void reader_close__abort(void **state)
 	assert_int_equal(shmpipe_read(r2, buf, sizeof(buf), &len, 0),
 			 -ECANCELED);
 	assert_int_equal(shmpipe_reader_close(r2, 0), 0);
+}
+
+/* Codes that calls return for their own sake are no abort reasons. */
+static void close__reasons_that_are_not(void **state)
+{
+	static const int bad[] = { EAGAIN, ETIMEDOUT, EMSGSIZE, EINVAL,
+				   ECHILD, -1, 4096 };
+	const char *n = th_pipe("why", 4096);
+	struct shmpipe_writer *w;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(shmpipe_writer_open(n, &w), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(shmpipe_writer_close(w, bad[i]), -EINVAL);
+	assert_int_equal(shmpipe_write(w, "still open", 10, 0), 0);
+	assert_int_equal(shmpipe_writer_close(w, ECANCELED), 0);
+	assert_int_equal(shmpipe_writer_check(w), -EINVAL);
 }
 
 /* A clean close before an abort: the close came first and stays. */
@@ -251,6 +272,7 @@ int main(void)
 		TH_TEST(writer_close__abort),
 		TH_TEST(reader_close__abort),
 		TH_TEST(close__first_reason_sticks),
+		TH_TEST(close__reasons_that_are_not),
 		TH_TEST(reader_close__wakes_blocked_writer),
 		TH_TEST(writer_close__wakes_blocked_reader),
 	};

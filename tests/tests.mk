@@ -108,6 +108,6 @@ $(B)/fuzz/fuzz_live: tests/fuzz/fuzz_live.c $(LIB_SRCS) $(LIB_HDRS)
 fuzz: $(B)/fuzz/fuzz_live
 	mkdir -p $(B)/fuzz/new
 	$(B)/fuzz/fuzz_live -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
-		-max_len=2048 $(B)/fuzz/new tests/fuzz/corpus
+		-max_len=2048 -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/new tests/fuzz/corpus
 
 .PHONY: check-fuzz fuzz

@@ -232,10 +232,12 @@ static void writer_dies(const char *point, unsigned int hits, int crowd)
 	}
 	victim = th_fork(victim_writer, NULL);
 
-	/* Read slowly until the victim is dead, so that it sleeps too. */
+	/* Read slowly until the victim is dead, so that it sleeps too:
+	 * the ring holds 20 messages, and they come faster than this. */
 	while (!ended(victim)) {
 		if (shmpipe_read(rd, &m, sizeof(m), &len, 1) == 0)
 			record(run, &m, len);
+		usleep(500);
 	}
 	assert_true(died_by_sigkill(victim));
 	if (crowd) {
