@@ -46,7 +46,8 @@
 static const struct {
 	size_t off, len;
 } reserved[] = {
-	PAD(sh_pad0), PAD(sh_pad1), PAD(sh_pad2), PAD(sh_pad4), PAD(sh_pad6),
+	PAD(sh_pad0), PAD(sh_pad1), PAD(sh_pad2), PAD(sh_pad3a), PAD(sh_pad3),
+	PAD(sh_pad4), PAD(sh_pad5a), PAD(sh_pad5), PAD(sh_pad6),
 	PAD(sh_pad7), PAD(sh_pad8), PAD(sh_pad9),
 	{ sizeof(struct shmpipe_shared),
 	  SHMPIPE_HDR_SIZE - sizeof(struct shmpipe_shared) },
@@ -209,17 +210,13 @@ static int check_mutex(const union shmpipe_mutex *m, size_t off, int kind,
 
 static int check_mutexes(const struct shmpipe_shared *h, char *why, size_t n)
 {
-	const union shmpipe_mutex *locks[3] = { &h->sh_ctl, &h->sh_wlock,
-						&h->sh_rlock };
-	int kind = 0, i, r = 0;
+	int kind = 0, i, r;
 
 #ifdef __GLIBC__
 	kind = robust_kind();
 #endif
-	for (i = 0; !r && i < 3; i++)
-		r = check_mutex(locks[i], (size_t)((const uint8_t *)locks[i] -
-						   (const uint8_t *)h),
-				kind, why, n);
+	r = check_mutex(&h->sh_ctl, offsetof(struct shmpipe_shared, sh_ctl),
+			kind, why, n);
 	for (i = 0; !r && i < 2 * SHMPIPE_SLOTS; i++) {
 		const struct shmpipe_slot *sl = i < SHMPIPE_SLOTS ?
 			&h->sh_readers[i] : &h->sh_writers[i - SHMPIPE_SLOTS];
@@ -453,6 +450,37 @@ static void decode_lock(struct ins_lock *lk, const char *name,
 		lk->tid = 0;	/* a failed locker's id, not an owner */
 }
 
+/*
+ * A side lock is a word naming its owner endpoint (layout.h): held while
+ * that slot is attached under the word's token and its process lives,
+ * abandoned otherwise (the next locker takes it over).
+ */
+static void decode_side_lock(struct ins_lock *lk, const char *name,
+			     uint32_t word, const struct shmpipe_slot *slots,
+			     uint64_t mask)
+{
+	uint32_t idx = (word & SHMPIPE_SIDE_SLOT_MASK) - 1;
+	const struct shmpipe_slot *sl = idx < SHMPIPE_SLOTS ? &slots[idx] : NULL;
+
+	memset(lk, 0, sizeof(*lk));
+	lk->name = name;
+	lk->word = word;
+	lk->waiters = !!(word & SHMPIPE_SIDE_WAITERS);
+	if (!(word & ~SHMPIPE_SIDE_WAITERS)) {
+		lk->state = INS_LK_FREE;
+		return;
+	}
+	if (sl && (mask & (1ULL << idx)) &&
+	    !((sl->sl_token ^ (word >> SHMPIPE_SIDE_TOKEN_SHIFT)) &
+	      SHMPIPE_SIDE_TOKEN_MASK) && (sl->sl_live.word & TID_BITS)) {
+		lk->state = INS_LK_HELD;
+		lk->pid = (int32_t)sl->sl_pid;
+		return;
+	}
+	lk->state = INS_LK_OWNER_DIED;
+	lk->pid = sl ? (int32_t)sl->sl_pid : 0;
+}
+
 /* Figures for display, from a copy that passed every check. */
 static void derive(struct ins_pipe *p, int moving)
 {
@@ -479,8 +507,10 @@ static void derive(struct ins_pipe *p, int moving)
 	p->last_write_ns = INS_UNKNOWN_NS;
 	p->last_read_ns = INS_UNKNOWN_NS;
 	decode_lock(&p->locks[0], "control", &h->sh_ctl);
-	decode_lock(&p->locks[1], "write", &h->sh_wlock);
-	decode_lock(&p->locks[2], "read", &h->sh_rlock);
+	decode_side_lock(&p->locks[1], "write", h->sh_wlock, h->sh_writers,
+			 h->sh_wmask);
+	decode_side_lock(&p->locks[2], "read", h->sh_rlock, h->sh_readers,
+			 h->sh_rmask);
 }
 
 /*

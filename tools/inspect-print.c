@@ -276,9 +276,11 @@ static void print_lock(FILE *f, const struct ins_lock *lk)
 {
 	char who[64];
 
-	if (lk->pid > 0)
+	if (lk->pid > 0 && lk->tid)
 		snprintf(who, sizeof(who), "pid %d (thread %u)", lk->pid,
 			 lk->tid);
+	else if (lk->pid > 0)
+		snprintf(who, sizeof(who), "pid %d", lk->pid);
 	else
 		snprintf(who, sizeof(who), "thread %u", lk->tid);
 	fprintf(f, "  %-10s", lk->name);
@@ -290,8 +292,12 @@ static void print_lock(FILE *f, const struct ins_lock *lk)
 		fprintf(f, "being repaired by %s after its owner died", who);
 		break;
 	case INS_LK_OWNER_DIED:
-		fprintf(f, "owner died (thread %u): the next locker repairs it",
-			lk->tid);
+		if (lk->tid)
+			fprintf(f, "owner died (thread %u): the next locker "
+				"repairs it", lk->tid);
+		else
+			fprintf(f, "owner gone (%s): the next locker takes "
+				"it over", who);
 		break;
 	case INS_LK_NOT_RECOVERABLE:
 		fprintf(f, "not recoverable: every call that takes it fails");

@@ -36,7 +36,7 @@ struct run {
 
 /* What a child does with its endpoint before it waits to be killed. */
 enum act { ACT_READ_IDLE, ACT_WRITE, ACT_FILL, ACT_CLOSE, ACT_ABORT,
-	   ACT_LOCK, ACT_HOT_WRITE, ACT_HOT_READ };
+	   ACT_LOCK, ACT_HOT_WRITE, ACT_HOT_READ, ACT_HOLD };
 
 struct child {
 	char name[64];
@@ -317,6 +317,29 @@ static int hot(struct child *c, struct shmpipe_reader *r,
 	}
 }
 
+/*
+ * Hold the side lock the way the library does: a writer blocked on a
+ * full ring, a reader blocked on an empty one, each holding its side's
+ * lock while it sleeps.
+ */
+static int hold(struct child *c, struct shmpipe_reader *r,
+		struct shmpipe_writer *w)
+{
+	char buf[256] = { 0 };
+	size_t len;
+
+	if (w) {
+		while (shmpipe_write(w, buf, 100, 0) == 0)
+			;
+		__atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
+		return shmpipe_write(w, buf, 100, -1) ? 40 : 0;
+	}
+	while (shmpipe_read(r, buf, sizeof(buf), &len, 0) == 0)
+		;
+	__atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
+	return shmpipe_read(r, buf, sizeof(buf), &len, -1) < 0 ? 41 : 0;
+}
+
 static int act(struct child *c, struct shmpipe_reader *r,
 	       struct shmpipe_writer *w)
 {
@@ -340,6 +363,8 @@ static int act(struct child *c, struct shmpipe_reader *r,
 	case ACT_HOT_WRITE:
 	case ACT_HOT_READ:
 		return hot(c, r, w);
+	case ACT_HOLD:
+		return hold(c, r, w);
 	default:
 		return 0;
 	}
@@ -590,7 +615,7 @@ static void inspect__writer_dead(void **state)
 		  ".queued.messages == 2");
 }
 
-/* A child takes the write lock through the layout and is killed. */
+/* A writer blocked with the write lock is killed: the lock is left. */
 static void inspect__lock_owner_dead(void **state)
 {
 	const char *n = th_pipe("lockdead", 4096);
@@ -601,17 +626,18 @@ static void inspect__lock_owner_dead(void **state)
 	(void)state;
 	spawn(n, R, ACT_READ_IDLE, 0);
 	spawn(n, W, ACT_WRITE, 1);
-	lp = spawn_locker(n, offsetof(struct shmpipe_shared, sh_wlock));
+	lp = spawn(n, W, ACT_HOLD, 0);
+	th_sleep_ms(50);	/* asleep, holding the lock */
 	kill_now(lp);
 	save_seed(n, "lock-owner-dead");
-	r = inspect(n, 0, "open");
-	snprintf(expr, sizeof(expr), "write     owner died (thread %d): the "
-		 "next locker repairs it", (int)lp);
+	r = inspect(n, 11, "peer-dead");
+	snprintf(expr, sizeof(expr), "write     owner gone (pid %d): the "
+		 "next locker takes it over", (int)lp);
 	assert_has(r->out, expr);
-	snprintf(expr, sizeof(expr), ".locks.write == {\"state\": "
-		 "\"owner-died\", \"tid\": %d, \"pid\": null, \"waiters\": "
-		 "false} and .locks.read.state == \"free\"", (int)lp);
-	assert_jq(json(n, 0), expr);
+	snprintf(expr, sizeof(expr), ".locks.write.state == \"owner-died\" "
+		 "and .locks.write.pid == %d and .locks.read.state == \"free\"",
+		 (int)lp);
+	assert_jq(json(n, 11), expr);
 }
 
 static void inspect__lock_held(void **state)
@@ -624,10 +650,10 @@ static void inspect__lock_held(void **state)
 	(void)state;
 	spawn(n, R, ACT_READ_IDLE, 0);
 	spawn(n, W, ACT_WRITE, 1);
-	lp = spawn_locker(n, offsetof(struct shmpipe_shared, sh_rlock));
+	lp = spawn(n, R, ACT_HOLD, 0);
+	th_sleep_ms(50);	/* asleep, holding the lock */
 	r = inspect(n, 0, "open");
-	snprintf(expr, sizeof(expr), "read      held by pid %d (thread %d)",
-		 (int)lp, (int)lp);
+	snprintf(expr, sizeof(expr), "read      held by pid %d", (int)lp);
 	assert_has(r->out, expr);
 	snprintf(expr, sizeof(expr), ".locks.read.state == \"held\" and "
 		 ".locks.read.pid == %d", (int)lp);
@@ -648,16 +674,16 @@ static void inspect__lock_not_recoverable(void **state)
 	(void)state;
 	spawn(n, R, ACT_READ_IDLE, 0);
 	spawn(n, W, ACT_WRITE, 1);
-	lp = spawn_locker(n, offsetof(struct shmpipe_shared, sh_wlock));
+	lp = spawn_locker(n, offsetof(struct shmpipe_shared, sh_ctl));
 	kill_now(lp);
 	sh = map_header(n);
 	assert_non_null(sh);
-	assert_int_equal(pthread_mutex_lock(&sh->sh_wlock.m), EOWNERDEAD);
-	assert_int_equal(pthread_mutex_unlock(&sh->sh_wlock.m), 0);
+	assert_int_equal(pthread_mutex_lock(&sh->sh_ctl.m), EOWNERDEAD);
+	assert_int_equal(pthread_mutex_unlock(&sh->sh_ctl.m), 0);
 	munmap(sh, SHMPIPE_HDR_SIZE);
 	save_seed(n, "lock-not-recoverable");
 	inspect(n, 5, "broken");
-	assert_jq(json(n, 5), ".locks.write.state == \"not-recoverable\"");
+	assert_jq(json(n, 5), ".locks.control.state == \"not-recoverable\"");
 }
 
 /*
@@ -796,8 +822,8 @@ struct damage {
 static const struct damage damages[] = {
 	{ "magic", AT(sh_magic), 0x6f6f6f6f6f6f6f6fULL, 8, 4, "foreign",
 	  "not a shmpipe segment: magic 0x6f6f6f6f6f6f6f6f" },
-	{ "version", AT(sh_version), 2, 4, 6, "unsupported",
-	  "layout version 2, this tool reads version 1" },
+	{ "version", AT(sh_version), 3, 4, 6, "unsupported",
+	  "layout version 3, this tool reads version 2" },
 	{ "abi", AT(sh_abi), 0x10404, 4, 6, "unsupported", "another ABI" },
 	{ "capacity", AT(sh_capacity), 12345, 8, 5, "damaged",
 	  "capacity 12345 is not a power of two" },
@@ -817,7 +843,7 @@ static const struct damage damages[] = {
 	  "reserved byte at offset 593" },
 	{ "tail-of-header", SHMPIPE_HDR_SIZE - 1, 1, 1, 5, "damaged",
 	  "reserved byte at offset 16383" },
-	{ "mutex", AT(sh_rlock) + 16, 3, 4, 5, "damaged",
+	{ "mutex", AT(sh_ctl) + 16, 3, 4, 5, "damaged",
 	  "is not a robust shared mutex" },
 	{ "slot", AT(sh_writers) + offsetof(struct shmpipe_slot, sl_pid), 0,
 	  4, 5, "damaged", "writer slot 0: pid 0" },
