@@ -172,6 +172,14 @@ static void on_alarm(int sig)
 	_exit(3);
 }
 
+/* Stopped from outside (timeout(1), ^C): clean up, then die of it. */
+static void on_stop(int sig)
+{
+	cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int th_setup(void **state)
 {
 	(void)state;
@@ -194,5 +202,7 @@ int th_run(const char *name, const struct CMUnitTest *tests, size_t n)
 	owner = getpid();
 	atexit(cleanup);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
 	return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 }
