@@ -87,11 +87,12 @@ bench-deps:
 	fi
 
 # A second make, so that what bench-deps installed is found.
+BENCH_RUN = $(strip $(BENCH) $(BENCH_ARGS) --json=$(BENCH_JSON))
+
 bench: bench-deps
 	@$(MAKE) --no-print-directory $(BENCH)
-	@echo "== $(BENCH) $(BENCH_ARGS) --json=$(BENCH_JSON)"
-	@timeout -k 5 $(BENCH_TIMEOUT) $(BENCH) $(BENCH_ARGS) \
-		--json=$(BENCH_JSON)
+	@echo "== $(BENCH_RUN)"
+	@timeout -k 5 $(BENCH_TIMEOUT) $(BENCH_RUN)
 
 check-bench: $(BENCH)
 	@echo "== $(BENCH) --quick"

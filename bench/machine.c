@@ -24,6 +24,8 @@
 #define C2C_BATCH	2000	/* round trips per timed batch */
 #define C2C_BATCHES	9
 #define C2C_GIVE_UP_NS	(200 * 1000000LL)
+#define C2C_BUDGET_NS	(50 * 1000000LL)
+#define C2C_STOP	UINT64_MAX
 
 /* The value of "key : value" in /proc/cpuinfo, first occurrence. */
 static void cpuinfo(const char *key, char *out, size_t len)
@@ -135,49 +137,65 @@ struct c2c_line {
 	_Alignas(64) uint64_t ping;
 	uint64_t pong;			/* on the same line: it bounces */
 	_Alignas(64) int64_t batch_ns[C2C_BATCHES];
-	uint32_t failed;
+	int nbatches;
 };
 
-/* Spin until *w == v, without pause: the delay is what is measured. */
-static int c2c_await(uint64_t *w, uint64_t v, int64_t limit)
+/* Spin until *w != old, without pause: the delay is what is measured. */
+static uint64_t c2c_await(uint64_t *w, uint64_t old, int64_t limit)
 {
 	unsigned int n = 0;
+	uint64_t v;
 
-	while (__atomic_load_n(w, __ATOMIC_ACQUIRE) != v)
+	while ((v = __atomic_load_n(w, __ATOMIC_ACQUIRE)) == old)
 		if (!(++n & 0xffff) && bench_now_ns() > limit)
-			return -1;
-	return 0;
+			return old;
+	return v;
 }
 
+/* Send back whatever comes, until the lead says stop. */
 static void c2c_echo(struct c2c_line *l)
 {
-	uint64_t i;
+	uint64_t last = 0, v;
 
-	for (i = 1; i <= (uint64_t)C2C_BATCH * C2C_BATCHES; i++) {
-		if (c2c_await(&l->ping, i, bench_now_ns() + C2C_GIVE_UP_NS))
-			_exit(1);
-		__atomic_store_n(&l->pong, i, __ATOMIC_RELEASE);
+	for (;;) {
+		v = c2c_await(&l->ping, last, bench_now_ns() + C2C_GIVE_UP_NS);
+		if (v == last)
+			_exit(1);	/* the lead is gone */
+		if (v == C2C_STOP)
+			_exit(0);
+		__atomic_store_n(&l->pong, v, __ATOMIC_RELEASE);
+		last = v;
 	}
-	_exit(0);
 }
 
+/*
+ * Time batches of round trips, within a budget: a CPU that a neighbour
+ * holds makes a batch take a time slice, and that must not make the
+ * round take seconds.
+ */
 static void c2c_lead(struct c2c_line *l)
 {
+	int64_t start = bench_now_ns();
 	uint64_t i = 0;
 	int b, j;
 
 	for (b = 0; b < C2C_BATCHES; b++) {
 		int64_t t0 = bench_now_ns();
 
+		if (t0 - start > C2C_BUDGET_NS)
+			break;
 		for (j = 0; j < C2C_BATCH; j++) {
 			__atomic_store_n(&l->ping, ++i, __ATOMIC_RELEASE);
-			if (c2c_await(&l->pong, i, t0 + C2C_GIVE_UP_NS)) {
-				l->failed = 1;
-				_exit(1);
-			}
+			if (c2c_await(&l->pong, i - 1, t0 + C2C_GIVE_UP_NS) !=
+			    i)
+				break;
 		}
+		if (j < C2C_BATCH)
+			break;
 		l->batch_ns[b] = bench_now_ns() - t0;
+		l->nbatches = b + 1;
 	}
+	__atomic_store_n(&l->ping, C2C_STOP, __ATOMIC_RELEASE);
 	_exit(0);
 }
 
@@ -204,8 +222,8 @@ static pid_t c2c_fork(struct c2c_line *l, int cpu, int lead)
 
 /*
  * Nanoseconds for a cache line to go from cpu_a to cpu_b and back: the
- * median of a few batches of round trips, or -1 when one side was not
- * scheduled for 200 ms.
+ * median of the batches of round trips timed within the budget, or -1
+ * when not one batch completed.
  */
 double bench_c2c_ns(int cpu_a, int cpu_b)
 {
@@ -228,10 +246,10 @@ double bench_c2c_ns(int cpu_a, int cpu_b)
 		bench_track(p[b], 0);
 		ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	}
-	if (ok && !l->failed) {
-		for (b = 0; b < C2C_BATCHES; b++)
+	if (ok && l->nbatches) {
+		for (b = 0; b < l->nbatches; b++)
 			per[b] = (double)l->batch_ns[b] / C2C_BATCH;
-		r = bench_median(per, C2C_BATCHES);
+		r = bench_median(per, l->nbatches);
 	}
 	munmap(l, sizeof(*l));
 	return r;
