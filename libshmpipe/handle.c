@@ -53,12 +53,46 @@ static struct {
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* The __kind glibc gives a robust, process-shared mutex. */
+static int robust_kind(void)
+{
+	pthread_mutexattr_t ma;
+	pthread_mutex_t m;
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&m, &ma);
+	pthread_mutexattr_destroy(&ma);
+	return m.__data.__kind;
+}
+
+/*
+ * Release a live mutex.  If another process wrote over it while we held
+ * it, glibc refuses (EPERM) and leaves it on this thread's robust list,
+ * which would then point into memory about to be unmapped: claim it back
+ * (our thread id in the word, a robust kind) so that the unlock takes it
+ * off the list.
+ */
+static int keeper_unlock(union shmpipe_mutex *m)
+{
+	int rc = pthread_mutex_unlock(&m->m);
+
+	if (rc == EPERM) {
+		m->m.__data.__kind = robust_kind();
+		m->m.__data.__owner = gettid();
+		__atomic_store_n(&m->word, (uint32_t)gettid(), __ATOMIC_RELAXED);
+		rc = pthread_mutex_unlock(&m->m);
+	}
+	return shmpipe__from_pthread(rc);
+}
+
 static int keeper_do(enum keeper_op op, union shmpipe_mutex *m)
 {
 	int rc;
 
 	if (op == KEEP_UNLOCK)
-		return shmpipe__from_pthread(pthread_mutex_unlock(&m->m));
+		return keeper_unlock(m);
 	rc = pthread_mutex_trylock(&m->m);
 	if (rc == EOWNERDEAD)	/* a dead endpoint's slot: ours now */
 		rc = pthread_mutex_consistent(&m->m);

@@ -87,6 +87,27 @@ static uint8_t *hostile_view(const char *name)
 	return p;
 }
 
+/*
+ * The links of the C library's robust-mutex list inside each mutex of
+ * the segment: glibc follows them as pointers, so a peer that writes
+ * them makes its victims write where it likes (see docs/security.md).
+ * That is outside what shmpipe can defend; the fuzzer leaves them be.
+ */
+static int glibc_list_link(unsigned int off)
+{
+	unsigned int base;
+
+	if (off >= offsetof(struct shmpipe_shared, sh_readers) &&
+	    off < offsetof(struct shmpipe_shared, sh_readers) +
+		  2 * SHMPIPE_SLOTS * sizeof(struct shmpipe_slot))
+		base = off - (off % sizeof(struct shmpipe_slot));
+	else
+		base = offsetof(struct shmpipe_shared, sh_ctl);
+	return off >= base + offsetof(pthread_mutex_t, __data.__list) &&
+	       off < base + offsetof(pthread_mutex_t, __data.__list) +
+		     sizeof(((pthread_mutex_t *)0)->__data.__list);
+}
+
 static void step(struct cursor *c, const char *name, uint8_t *evil,
 		 struct shmpipe_writer **w, struct shmpipe_reader **r)
 {
@@ -114,7 +135,9 @@ static void step(struct cursor *c, const char *name, uint8_t *evil,
 	case 4: case 5:
 		off = take(c, 2) % (SEG_SIZE - 8) & ~7u;
 		v = (uint64_t)take(c, 4) << 32 | take(c, 4);
-		__atomic_store_n((uint64_t *)(evil + off), v, __ATOMIC_RELAXED);
+		if (!glibc_list_link(off))
+			__atomic_store_n((uint64_t *)(evil + off), v,
+					 __ATOMIC_RELAXED);
 		break;
 	case 6:
 		check(shmpipe_writer_close(*w, (int)(take(c, 1) % 2) * EIO),
