@@ -18,8 +18,8 @@
  * reader ignores SIGPIPE, so a closed standard output comes back as EPIPE
  * from write(2); it then closes its end at once, and that close is what
  * the writer sees.  Each side also looks at the other while it idles
- * (CMD_IDLE_MS): a writer waiting for input asks shmpipe_stat() whether
- * readers are left, a reader waiting for messages asks poll(2) whether
+ * (CMD_IDLE_MS): a writer waiting for input asks shmpipe_writer_check()
+ * whether its writes would still succeed, a reader waiting for messages asks poll(2) whether
  * its output pipe still has a reader.
  */
 #include <err.h>
@@ -87,22 +87,13 @@ static int say_failure(const char *name, const char *prefix, int err)
 }
 
 /*
- * Are the readers gone while the writer has nothing to send?  A reader
- * that died is not removed until someone tries to write, so a pipe whose
- * attached readers are all dead counts as gone.
- * XXX: this looks the pipe up by name: a pipe removed and created again
- * under the same name is not the one we write to.  It can only end the
- * wait for input early, never make a write succeed.
+ * Are the readers gone while the writer has nothing to send?  The
+ * library answers for our own handle, and notices a reader that died as
+ * a write would.
  */
-static int readers_gone(const char *name)
+static int readers_gone(struct shmpipe_writer *w)
 {
-	struct shmpipe_stat st;
-
-	if (shmpipe_stat(name, &st))
-		return 0;
-	if (st.write_error)
-		return st.write_error;
-	return !st.readers && st.readers_dead ? -ECONNRESET : 0;
+	return shmpipe_writer_check(w);
 }
 
 /* Read some standard input: n > 0, 0 at its end, -1 when we must stop. */
@@ -114,7 +105,7 @@ static ssize_t get_input(struct writer *wr, char *buf, size_t len)
 
 	for (;;) {
 		r = poll(&p, 1, CMD_IDLE_MS);
-		if (r == 0 && (wr->pipe_err = readers_gone(wr->name)) != 0)
+		if (r == 0 && (wr->pipe_err = readers_gone(wr->w)) != 0)
 			return -1;
 		if (r == 0 || (r < 0 && errno == EINTR))
 			continue;
