@@ -6,7 +6,7 @@ dir=$(dirname "$0")
 failed=0
 for t in "$dir"/test_*.sh; do
 	echo "== $t"
-	timeout -k 5 "${CLI_TEST_TIMEOUT:-60}" sh "$t" "$1" ||
+	timeout -k 5 "${CLI_TEST_TIMEOUT:-180}" sh "$t" "$1" ||
 		failed=$((failed + 1))
 done
 if [ "$failed" != 0 ]; then
