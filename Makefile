@@ -85,10 +85,15 @@ $(LIB_A): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/libshmpipe.pc: libshmpipe/libshmpipe.pc.in Makefile | $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		$< > $@
+# The .pc file names the install paths: made anew whenever they may have
+# changed (every build), and again at install time.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
+$(B)/libshmpipe.pc: libshmpipe/libshmpipe.pc.in FORCE | $(B)
+	$(PC_SED) $< > $@
+
+FORCE:
 
 $(B) $(B)/lib/pic $(B)/lib/static $(B)/tests $(B)/tools:
 	mkdir -p $@
@@ -136,11 +141,12 @@ install-lib: $(LIB_SO) $(LIB_A) $(B)/libshmpipe.pc
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libshmpipe.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/shmpipe.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 0644 $(B)/libshmpipe.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(PC_SED) libshmpipe/libshmpipe.pc.in > \
+		$(DESTDIR)$(PKGCONFIGDIR)/libshmpipe.pc
 	install -m 0644 docs/man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/man/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 clean:
 	rm -rf $(B)
 
-.PHONY: $(PHONY) build-all run-checks install-lib
+.PHONY: $(PHONY) build-all run-checks install-lib FORCE
