@@ -56,35 +56,39 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 /* The __kind glibc gives a robust, process-shared mutex. */
 static int robust_kind(void)
 {
+	static int kind = -1;
 	pthread_mutexattr_t ma;
 	pthread_mutex_t m;
 
+	if (kind != -1)
+		return kind;	/* only the keeper thread calls this */
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&m, &ma);
 	pthread_mutexattr_destroy(&ma);
-	return m.__data.__kind;
+	kind = m.__data.__kind;
+	return kind;
 }
 
 /*
- * Release a live mutex.  If another process wrote over it while we held
- * it, glibc refuses (EPERM) and leaves it on this thread's robust list,
- * which would then point into memory about to be unmapped: claim it back
- * (our thread id in the word, a robust kind) so that the unlock takes it
- * off the list.
+ * Release a live mutex.  Another process may have written over it while
+ * we held it: then glibc would refuse (another owner in the word) or take
+ * the path of another kind of mutex, and either way leave it on this
+ * thread's robust list, pointing into memory about to be unmapped.  So
+ * the fields glibc decides by are set back to what holding it means: a
+ * robust kind, and our thread id as owner.
  */
 static int keeper_unlock(union shmpipe_mutex *m)
 {
-	int rc = pthread_mutex_unlock(&m->m);
+	pid_t me = gettid();
 
-	if (rc == EPERM) {
+	if (m->m.__data.__kind != robust_kind())
 		m->m.__data.__kind = robust_kind();
-		m->m.__data.__owner = gettid();
-		__atomic_store_n(&m->word, (uint32_t)gettid(), __ATOMIC_RELAXED);
-		rc = pthread_mutex_unlock(&m->m);
-	}
-	return shmpipe__from_pthread(rc);
+	if ((__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_BITS) !=
+	    (uint32_t)me)
+		__atomic_store_n(&m->word, (uint32_t)me, __ATOMIC_RELAXED);
+	return shmpipe__from_pthread(pthread_mutex_unlock(&m->m));
 }
 
 static int keeper_do(enum keeper_op op, union shmpipe_mutex *m)
@@ -93,6 +97,9 @@ static int keeper_do(enum keeper_op op, union shmpipe_mutex *m)
 
 	if (op == KEEP_UNLOCK)
 		return keeper_unlock(m);
+	/* A free slot's mutex of another kind would not be robust. */
+	if (m->m.__data.__kind != robust_kind())
+		m->m.__data.__kind = robust_kind();
 	rc = pthread_mutex_trylock(&m->m);
 	if (rc == EOWNERDEAD)	/* a dead endpoint's slot: ours now */
 		rc = pthread_mutex_consistent(&m->m);
@@ -124,7 +131,8 @@ static int keeper_start(void)
 	if (rc)
 		return shmpipe__from_pthread(rc);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
+	/* Small, but room for a sanitizer's report if one fires here. */
+	pthread_attr_setstacksize(&attr, 256 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&t, &attr, keeper_main, NULL);
