@@ -30,29 +30,31 @@ static struct shmpipe_slot *slots_of(struct shmpipe_shared *sh, int role)
 }
 
 /*
- * Remove the endpoints of one side whose process has died.  A trylock of
- * a slot's live mutex tells: EBUSY means its keeper thread holds it, so
- * the process is alive (stopped is alive too); EOWNERDEAD means the
- * process died; a free mutex means it left without detaching.  Returns
- * how many were removed.
+ * Remove the endpoints of one side whose process has died.  The word of
+ * a slot's live mutex tells: an owner thread id means the keeper of a
+ * live process holds it (stopped is alive too); no owner means the
+ * process died (the kernel set FUTEX_OWNER_DIED) or left without
+ * detaching.  The word of a dead one is cleared with a compare-and-swap,
+ * not through glibc: locking it would put it on this thread's robust
+ * list, and if a peer had forged the death of a live endpoint, the
+ * mutex would be on two threads' lists at once.  Returns how many were
+ * removed.
  */
 static int reap_side(struct shmpipe_shared *sh, int role)
 {
 	uint64_t *maskp = mask_of(sh, role), m = sh_load(maskp);
 	struct shmpipe_slot *slots = slots_of(sh, role);
-	int dead = 0, rc;
+	int dead = 0;
 
 	for (; m; m &= m - 1) {
 		int i = __builtin_ctzll(m);
-		pthread_mutex_t *live = &slots[i].sl_live.m;
+		uint32_t *word = &slots[i].sl_live.word;
+		uint32_t v = sh_load(word);
 
-		rc = pthread_mutex_trylock(live);
-		if (rc == EBUSY)
+		if (v & FUTEX_TID_BITS)
 			continue;
-		if (rc == EOWNERDEAD)
-			pthread_mutex_consistent(live);
-		if (rc == 0 || rc == EOWNERDEAD)
-			pthread_mutex_unlock(live);
+		__atomic_compare_exchange_n(word, &v, 0, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
 		__atomic_fetch_and(maskp, ~(1ULL << i), __ATOMIC_RELEASE);
 		dead++;
 	}
