@@ -25,6 +25,7 @@
 #define sh_store_sc(p, v)	__atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
 #define FUTEX_TID_BITS		0x3fffffffu
+#define FUTEX_OWNER_DIED_BIT	0x40000000u
 #define FUTEX_WAITERS_BIT	0x80000000u
 
 /* How long any sleep lasts at most before the sleeper looks again. */

@@ -233,6 +233,21 @@ static uint32_t mark_waiting(uint32_t *word)
 }
 
 /*
+ * A word that glibc takes for locked but that names no owner, alive or
+ * dead, is garbage written by another process: nobody will ever release
+ * it, so it is cleared.  (A dead owner's word has FUTEX_OWNER_DIED, which
+ * the try-lock turns into EOWNERDEAD.)
+ */
+static void clear_ownerless(uint32_t *word)
+{
+	uint32_t v = sh_load(word);
+
+	if (v && !(v & (FUTEX_TID_BITS | FUTEX_OWNER_DIED_BIT)))
+		__atomic_compare_exchange_n(word, &v, 0, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+}
+
+/*
  * The rest of shmpipe__lock(), after its try-lock returned rc: the mutex
  * is busy, or its owner died.  While it is busy, sleep on its word and on
  * the peers' live words, look at the pipe through check() (a dead
@@ -261,9 +276,13 @@ int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 			return -EAGAIN;
 		if (check && (r = check(e)) != 0)
 			return r;
+		if (shmpipe__deadline_passed(dl))
+			return -ETIMEDOUT;
 		seen = mark_waiting(&m->word);
 		if (seen && shmpipe__sleep(e, &m->word, seen, dl, 0, NULL))
 			return -ETIMEDOUT;
+		if (!seen)
+			clear_ownerless(&m->word);
 		slept = 1;
 		rc = pthread_mutex_trylock(&m->m);
 	}
