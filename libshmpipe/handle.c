@@ -53,22 +53,25 @@ static struct {
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+int shmpipe__mutex_kind;
+
 /* The __kind glibc gives a robust, process-shared mutex. */
 static int robust_kind(void)
 {
-	static int kind = -1;
+	return shmpipe__mutex_kind;
+}
+
+static void learn_mutex_kind(void)
+{
 	pthread_mutexattr_t ma;
 	pthread_mutex_t m;
 
-	if (kind != -1)
-		return kind;	/* only the keeper thread calls this */
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&m, &ma);
 	pthread_mutexattr_destroy(&ma);
-	kind = m.__data.__kind;
-	return kind;
+	shmpipe__mutex_kind = m.__data.__kind;
 }
 
 /*
@@ -211,6 +214,7 @@ static void hazard_release(void *arg)
 
 static void init_once(void)
 {
+	learn_mutex_kind();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	pthread_key_create(&hazard_key, hazard_release);
 	if (syscall(SYS_membarrier,

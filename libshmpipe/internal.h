@@ -131,6 +131,7 @@ struct shmpipe__hazard *shmpipe__hazard_register(void);
 #define HANDLE_ROLE_SHIFT	HANDLE_IDX_BITS
 #define HANDLE_GEN_SHIFT	16
 extern unsigned int shmpipe__fork_gen;
+extern int shmpipe__mutex_kind;		/* glibc's kind of ours: robust, shared */
 extern struct shmpipe__end shmpipe__table[SHMPIPE_HANDLES_MAX];
 int shmpipe__handle_new(int role, struct shmpipe__end **e, void **handle);
 void shmpipe__handle_free(struct shmpipe__end *e);
@@ -205,6 +206,18 @@ static inline struct shmpipe__end *shmpipe__enter(const void *handle,
 	return e;
 }
 
+/*
+ * Try the control mutex.  Another kind would send glibc down paths that
+ * assert on what they find (priority protection, say): a kind forged by
+ * another process is set back first.
+ */
+static inline int shmpipe__ctl_trylock(struct shmpipe_shared *sh)
+{
+	if (sh->sh_ctl.m.__data.__kind != shmpipe__mutex_kind)
+		sh->sh_ctl.m.__data.__kind = shmpipe__mutex_kind;
+	return pthread_mutex_trylock(&sh->sh_ctl.m);
+}
+
 /* The word that names this endpoint as the owner of its side's lock. */
 static inline uint32_t shmpipe__side_owner(const struct shmpipe__end *e)
 {
@@ -233,7 +246,7 @@ static inline int shmpipe__lock(struct shmpipe__end *e,
 	int rc;
 
 	if (id == LK_CTL) {
-		rc = pthread_mutex_trylock(&e->e_sh->sh_ctl.m);
+		rc = shmpipe__ctl_trylock(e->e_sh);
 		return rc ? shmpipe__lock_slow(e, id, dl, check, rc) : 0;
 	}
 	word = shmpipe__side_word(e->e_sh, id);

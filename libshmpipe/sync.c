@@ -269,7 +269,7 @@ int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 
 	while (rc == EBUSY && spins++ < 200) {
 		__builtin_ia32_pause();
-		rc = pthread_mutex_trylock(&m->m);
+		rc = shmpipe__ctl_trylock(e->e_sh);
 	}
 	while (rc == EBUSY) {
 		if (dl->ms == 0)
@@ -284,7 +284,7 @@ int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		if (!seen)
 			clear_ownerless(&m->word);
 		slept = 1;
-		rc = pthread_mutex_trylock(&m->m);
+		rc = shmpipe__ctl_trylock(e->e_sh);
 	}
 	if (rc == EOWNERDEAD) {
 		recover(e->e_sh, id);
