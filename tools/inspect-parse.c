@@ -460,7 +460,8 @@ static void decode_side_lock(struct ins_lock *lk, const char *name,
 			     uint64_t mask)
 {
 	uint32_t idx = (word & SHMPIPE_SIDE_SLOT_MASK) - 1;
-	const struct shmpipe_slot *sl = idx < SHMPIPE_SLOTS ? &slots[idx] : NULL;
+	const struct shmpipe_slot *sl = idx < SHMPIPE_SLOTS ? &slots[idx] :
+				       NULL;
 
 	memset(lk, 0, sizeof(*lk));
 	lk->name = name;

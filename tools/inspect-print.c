@@ -281,8 +281,10 @@ static void print_lock(FILE *f, const struct ins_lock *lk)
 			 lk->tid);
 	else if (lk->pid > 0)
 		snprintf(who, sizeof(who), "pid %d", lk->pid);
-	else
+	else if (lk->tid)
 		snprintf(who, sizeof(who), "thread %u", lk->tid);
+	else
+		snprintf(who, sizeof(who), "no such endpoint");
 	fprintf(f, "  %-10s", lk->name);
 	switch (lk->state) {
 	case INS_LK_HELD:

@@ -50,7 +50,7 @@ static void disturb(struct shmpipe_shared *h, int k)
 		if (k > 5)
 			break;
 		h->sh_ctl.word = (uint32_t)getpid();
-		h->sh_flags |= SHMPIPE_F_ABORTED;	/* record not yet there */
+		h->sh_flags |= SHMPIPE_F_ABORTED;	/* no record yet */
 		break;
 	}
 }
