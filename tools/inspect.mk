@@ -73,7 +73,8 @@ $(INSPECT_FUZZER): tests/inspect/fuzz-parse.c $(INSPECT_CORE:%=tools/%.c) \
 		echo "fuzz-inspect needs clang: apt-get install -y clang" \
 		     "libclang-rt-14-dev"; exit 1; }
 	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread -g -O1 -Iinclude \
-		-Ilibshmpipe -Itools -fsanitize=fuzzer,address,undefined \
+		-Ilibshmpipe -Itools $(WARN) \
+		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o $@ \
 		tests/inspect/fuzz-parse.c $(INSPECT_CORE:%=tools/%.c)
 
