@@ -265,13 +265,18 @@ static void fmt_value(char *b, size_t n, enum bench_kind k, double v)
 		fmt_ns(b, n, v);
 }
 
+/* Half the IQR against the median; rounds split between a fast and a
+ * slow mode can make it huge, and then its digits say nothing more. */
 static void fmt_spread(char *b, size_t n, const struct bench_stat *st)
 {
-	if (st->n < 2 || isinf(st->p75) || st->med <= 0)
+	double pct;
+
+	if (st->n < 2 || isinf(st->p75) || st->med <= 0) {
 		snprintf(b, n, "-");
-	else
-		snprintf(b, n, "+-%.0f%%",
-			 50.0 * (st->p75 - st->p25) / st->med);
+		return;
+	}
+	pct = 50.0 * (st->p75 - st->p25) / st->med;
+	snprintf(b, n, pct > 999 ? ">999%%" : "+-%.0f%%", pct);
 }
 
 static const char *err_name(int err)
@@ -661,6 +666,10 @@ static void json_targets(FILE *f, const struct bench_results *r)
 		json_num(f, targets[i].goal);
 		fprintf(f, ", \"median\": ");
 		json_num(f, held < 0 ? NAN : st.med);
+		fprintf(f, ", \"p25\": ");
+		json_num(f, held < 0 ? NAN : st.p25);
+		fprintf(f, ", \"p75\": ");
+		json_num(f, held < 0 ? NAN : st.p75);
 		fprintf(f, ", \"held\": %s}%s\n", held < 0 ? "null" :
 			held ? "true" : "false", i + 1 < NTARGETS ? "," : "");
 	}
