@@ -464,7 +464,8 @@ static void text_targets(FILE *f, const struct bench_results *r)
 			fmt_ns(lo, sizeof(lo), st.p25);
 			fmt_ns(hi, sizeof(hi), st.p75);
 		} else {
-			fmt_gain(v, sizeof(v), st.med);
+			/* Four digits: 0.6996 must not read as 0.70. */
+			snprintf(v, sizeof(v), "%.4gx", st.med);
 			fmt_gain(lo, sizeof(lo), st.p25);
 			fmt_gain(hi, sizeof(hi), st.p75);
 		}
