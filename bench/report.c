@@ -357,8 +357,8 @@ static void text_row(FILE *f, const struct bench_results *r, int w, int t)
 		snprintf(g + strlen(g), sizeof(g) - strlen(g), " (%s-%s)",
 			 lo, hi);
 	}
-	fprintf(f, "  %-16s %11s %6s %10s   %s\n", r->t[t]->title, val, spr,
-		ext, g);
+	fprintf(f, "  %-16s %11s %6s %10s%s%s\n", r->t[t]->title, val, spr,
+		ext, g[0] ? "   " : "", g);
 	if (why[0])
 		fprintf(f, "  %-16s (%s)\n", "", why);
 }
@@ -386,11 +386,11 @@ static void text_block(FILE *f, const struct bench_results *r, int w)
 	int t;
 
 	fprintf(f, "\n%s\n", wl->title);
-	fprintf(f, "  %-16s %11s %6s %10s   %s\n", "transport",
+	fprintf(f, "  %-16s %11s %6s %10s%s\n", "transport",
 		higher_better(wl->kind) ? "msgs/s" :
 		wl->kind == BW_IDLE ? "CPU" : "median", "spread",
 		extra_head(wl->kind), wl->kind == BW_IDLE ? "" :
-		"shmpipe's gain (IQR)");
+		"   shmpipe's gain (IQR)");
 	for (t = 0; t < r->nt; t++)
 		text_row(f, r, w, t);
 	if (wl->kind == BW_MULTI)
