@@ -224,9 +224,10 @@ static void abort_pipe(struct shmpipe_shared *sh, int role, int err)
 }
 
 /*
- * Leave the pipe, aborting it first if err > 0.  The keeper lets go of
- * the live mutex while ctl is held, so no reaper can mistake the slot for
- * a dead one and no attacher can take it half-released.  If ctl cannot be
+ * Leave the pipe, aborting it first if err > 0.  The state changes and
+ * the other side is woken first, so that it learns of the close as soon
+ * as can be; then the keeper lets go of the live mutex, still under ctl,
+ * so that no attacher can take the slot half-released.  If ctl cannot be
  * had within SHMPIPE_CTL_WAIT_MS (its holder is stopped, or the segment
  * is garbage), the endpoint still leaves: it releases its live mutex and
  * the others reap it as if it had died.  A close never hangs.
@@ -246,8 +247,6 @@ void shmpipe__detach(struct shmpipe__end *e, int err)
 		return;
 	}
 	SHMPIPE_CRASH("detach.locked");
-	shmpipe__keeper_unlock(&sl->sl_live);
-	SHMPIPE_CRASH("detach.released");
 	if ((sh_load(maskp) & (1ULL << e->e_slot)) &&
 	    sh_load(&sl->sl_token) == e->e_token)
 		__atomic_fetch_and(maskp, ~(1ULL << e->e_slot),
@@ -255,6 +254,9 @@ void shmpipe__detach(struct shmpipe__end *e, int err)
 	if (err > 0)
 		abort_pipe(sh, e->e_role, err);
 	update_state(sh, 0);
-	shmpipe__unlock(e, LK_CTL);
 	shmpipe__wake_all(sh);
+	SHMPIPE_CRASH("detach.left");
+	shmpipe__keeper_unlock(&sl->sl_live);
+	SHMPIPE_CRASH("detach.released");
+	shmpipe__unlock(e, LK_CTL);
 }
