@@ -91,9 +91,8 @@ uint64_t shmpipe__proc_start(int pid);
 /* sync.c */
 enum shmpipe__lock_id { LK_CTL, LK_WRITE, LK_READ };
 typedef int (*shmpipe__check_fn)(struct shmpipe__end *e);
-int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
-		       struct shmpipe__deadline *dl, shmpipe__check_fn check,
-		       int rc);
+int shmpipe__ctl_lock_slow(struct shmpipe__end *e,
+			   struct shmpipe__deadline *dl, int rc);
 int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
 			    struct shmpipe__deadline *dl,
 			    shmpipe__check_fn check);
@@ -247,7 +246,7 @@ static inline int shmpipe__lock(struct shmpipe__end *e,
 
 	if (id == LK_CTL) {
 		rc = shmpipe__ctl_trylock(e->e_sh);
-		return rc ? shmpipe__lock_slow(e, id, dl, check, rc) : 0;
+		return rc ? shmpipe__ctl_lock_slow(e, dl, rc) : 0;
 	}
 	word = shmpipe__side_word(e->e_sh, id);
 	if (__atomic_compare_exchange_n(word, &free_word,

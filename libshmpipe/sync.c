@@ -248,23 +248,20 @@ static void clear_ownerless(uint32_t *word)
 }
 
 /*
- * The rest of shmpipe__lock(), after its try-lock returned rc: the mutex
- * is busy, or its owner died.  While it is busy, sleep on its word and on
- * the peers' live words, look at the pipe through check() (a dead
- * peer or a closed pipe ends the wait), give up at the deadline, and
- * repair the lock if its owner died.
- *
- * The wait is built on pthread_mutex_trylock and a futex sleep rather
- * than pthread_mutex_clocklock so that a waiter also sees peers die.  A
- * waiter that got the lock after sleeping sets FUTEX_WAITERS again, so
- * that its unlock wakes the next sleeper, as glibc's own lock does.
+ * The rest of shmpipe__lock() for the control mutex, after its try-lock
+ * returned rc: the mutex is busy, or its owner died.  While it is busy,
+ * sleep on its word, give up at the deadline, and repair the mutex if its
+ * owner died.  The wait is a try-lock and a futex sleep rather than
+ * pthread_mutex_clocklock, so that a word forged to name no owner can be
+ * cleared instead of waited on.  A waiter that got the mutex after
+ * sleeping sets FUTEX_WAITERS again, so that its unlock wakes the next
+ * sleeper, as glibc's own lock does.
  */
-int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
-		       struct shmpipe__deadline *dl, shmpipe__check_fn check,
-		       int rc)
+int shmpipe__ctl_lock_slow(struct shmpipe__end *e,
+			   struct shmpipe__deadline *dl, int rc)
 {
 	union shmpipe_mutex *m = &e->e_sh->sh_ctl;
-	int spins = 0, slept = 0, r;
+	int spins = 0, slept = 0;
 	uint32_t seen;
 
 	while (rc == EBUSY && spins++ < 200) {
@@ -274,8 +271,6 @@ int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 	while (rc == EBUSY) {
 		if (dl->ms == 0)
 			return -EAGAIN;
-		if (check && (r = check(e)) != 0)
-			return r;
 		if (shmpipe__deadline_passed(dl))
 			return -ETIMEDOUT;
 		seen = mark_waiting(&m->word);
@@ -287,7 +282,7 @@ int shmpipe__lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 		rc = shmpipe__ctl_trylock(e->e_sh);
 	}
 	if (rc == EOWNERDEAD) {
-		recover(e->e_sh, id);
+		recover(e->e_sh, LK_CTL);
 		rc = pthread_mutex_consistent(&m->m);
 	}
 	if (!rc && slept)
