@@ -2,7 +2,7 @@
 /*
  * Attaching, leaving and dying: the pipe's state machine.
  *
- * Everything here runs under the control mutex.  The state is two words
+ * Everything here runs under the control lock.  The state is two words
  * that the hot paths read without a lock: sh_wr_error, what every write
  * returns once the read side is finished, and sh_rd_error, what a read of
  * an empty ring returns once the write side is finished.  Each is set at
@@ -11,7 +11,7 @@
  *
  * The masks of attached slots are the only other state, and the counts
  * are derived from them, so that after the death of a process that held
- * the control mutex the state can be rebuilt from the slots alone.
+ * the control lock the state can be rebuilt from the slots alone.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -29,16 +29,20 @@ static struct shmpipe_slot *slots_of(struct shmpipe_shared *sh, int role)
 	return role == SHMPIPE_ROLE_READER ? sh->sh_readers : sh->sh_writers;
 }
 
+/* The mask of slots with a thread waiting for the side's lock. */
+static uint64_t *waiting_of(struct shmpipe_shared *sh, int role)
+{
+	return role == SHMPIPE_ROLE_READER ? &sh->sh_rwait : &sh->sh_wwait;
+}
+
 /*
- * Remove the endpoints of one side whose process has died.  The word of
- * a slot's live mutex tells: an owner thread id means the keeper of a
- * live process holds it (stopped is alive too); no owner means the
- * process died (the kernel set FUTEX_OWNER_DIED) or left without
- * detaching.  The word of a dead one is cleared with a compare-and-swap,
- * not through glibc: locking it would put it on this thread's robust
- * list, and if a peer had forged the death of a live endpoint, the
- * mutex would be on two threads' lists at once.  Returns how many were
- * removed.
+ * Remove the endpoints of one side whose process has died.  A slot's
+ * live word tells: an owner thread id means the keeper of a live process
+ * holds it (stopped is alive too); no owner means the process died (the
+ * kernel set FUTEX_OWNER_DIED) or left without detaching.  The word of a
+ * dead one is cleared with a compare-and-swap; it is not taken, which
+ * would put it on this process's robust list for nothing.  Returns how
+ * many were removed.
  */
 static int reap_side(struct shmpipe_shared *sh, int role)
 {
@@ -56,6 +60,8 @@ static int reap_side(struct shmpipe_shared *sh, int role)
 		__atomic_compare_exchange_n(word, &v, 0, 0, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);
 		__atomic_fetch_and(maskp, ~(1ULL << i), __ATOMIC_RELEASE);
+		__atomic_fetch_and(waiting_of(sh, role), ~(1ULL << i),
+				   __ATOMIC_RELAXED);
 		dead++;
 	}
 	return dead;
@@ -145,7 +151,7 @@ static int may_attach(struct shmpipe_shared *sh, int role)
 	       -EPIPE : 0;
 }
 
-/* Claim a free slot: its live mutex taken by this process's keeper. */
+/* Claim a free slot: its live word taken by this process. */
 static int claim_slot(struct shmpipe__end *e)
 {
 	struct shmpipe_shared *sh = e->e_sh;
@@ -156,10 +162,10 @@ static int claim_slot(struct shmpipe__end *e)
 	for (i = 0; i < SHMPIPE_SLOTS; i++) {
 		if (used & (1ULL << i))
 			continue;
-		r = shmpipe__keeper_lock(&slots[i].sl_live);
+		r = shmpipe__robust_trylock(&slots[i].sl_live.word);
 		if (r == -EBUSY)
 			continue;	/* held by a stranger: skip it */
-		if (r)
+		if (r && r != -EOWNERDEAD)	/* a dead one's: ours now */
 			return r;
 		e->e_slot = i;
 		return 0;
@@ -193,6 +199,11 @@ int shmpipe__attach(struct shmpipe__end *e)
 	sh_store(&sl->sl_start, shmpipe__proc_start(getpid()));
 	sh_store(&sl->sl_since_ns, shmpipe__realtime_ns());
 	e->e_token = sh_load(&sl->sl_token);
+	e->e_lock_waiters = 0;
+	__atomic_fetch_and(waiting_of(sh, e->e_role), ~(1ULL << e->e_slot),
+			   __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&shmpipe__fenced, __ATOMIC_RELAXED))
+		sh_store_sc(&sh->sh_strict, 1);
 	__atomic_fetch_or(&sh->sh_flags, e->e_role == SHMPIPE_ROLE_READER ?
 			  SHMPIPE_F_READER_SEEN : SHMPIPE_F_WRITER_SEEN,
 			  __ATOMIC_RELAXED);
@@ -226,10 +237,10 @@ static void abort_pipe(struct shmpipe_shared *sh, int role, int err)
 /*
  * Leave the pipe, aborting it first if err > 0.  The state changes and
  * the other side is woken first, so that it learns of the close as soon
- * as can be; then the keeper lets go of the live mutex, still under ctl,
+ * as can be; then it lets go of its live word, still under ctl,
  * so that no attacher can take the slot half-released.  If ctl cannot be
  * had within SHMPIPE_CTL_WAIT_MS (its holder is stopped, or the segment
- * is garbage), the endpoint still leaves: it releases its live mutex and
+ * is garbage), the endpoint still leaves: it releases its live word and
  * the others reap it as if it had died.  A close never hangs.
  */
 void shmpipe__detach(struct shmpipe__end *e, int err)
@@ -242,7 +253,7 @@ void shmpipe__detach(struct shmpipe__end *e, int err)
 	if (shmpipe__lock(e, LK_CTL, &bound, NULL)) {
 		/* The control lock is unusable: let the live word go, so
 		 * that the others at least see this endpoint as gone. */
-		shmpipe__keeper_unlock(&sl->sl_live);
+		shmpipe__robust_unlock(&sl->sl_live.word);
 		shmpipe__wake_all(sh);
 		return;
 	}
@@ -256,7 +267,7 @@ void shmpipe__detach(struct shmpipe__end *e, int err)
 	update_state(sh, 0);
 	shmpipe__wake_all(sh);
 	SHMPIPE_CRASH("detach.left");
-	shmpipe__keeper_unlock(&sl->sl_live);
+	shmpipe__robust_unlock(&sl->sl_live.word);
 	SHMPIPE_CRASH("detach.released");
 	shmpipe__unlock(e, LK_CTL);
 }

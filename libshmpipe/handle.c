@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Handles, the keeper thread, and fork.
+ * Handles and fork.
  *
  * Handles.  A struct shmpipe_writer * given to a user is not a pointer
  * but a number: a slot of this process's handle table, the role, and the
@@ -9,12 +9,8 @@
  * and a close waits until the calls still inside the handle (on other
  * threads) have left.
  *
- * The keeper.  An endpoint is alive while its slot's live mutex is held.
- * A robust mutex belongs to the thread that locked it: if that were the
- * user's thread, the endpoint would die with the thread, although the
- * process lives on.  So one thread per process, the keeper, takes and
- * releases every live mutex on the others' behalf, and lives as long as
- * the process.  It blocks all signals and sleeps in between.
+ * An endpoint is alive while its slot's live word is held by its
+ * process's keeper (robust.c).
  *
  * Fork.  A child inherits the mapping and the table, not the keeper: the
  * endpoints stay the parent's.  In the child every call on an inherited
@@ -23,7 +19,6 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,151 +28,16 @@
 unsigned int shmpipe__fork_gen;
 __thread struct shmpipe__hazard *shmpipe__my_hazard;
 int shmpipe__cheap_hazards;
+int shmpipe__fenced;
 static struct shmpipe__hazard *hazards;	/* every thread's, ever */
 static pthread_key_t hazard_key;
 struct shmpipe__end shmpipe__table[SHMPIPE_HANDLES_MAX];
 #define table shmpipe__table
 static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
 
-enum keeper_op { KEEP_NONE, KEEP_LOCK, KEEP_UNLOCK };
-
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int running;
-	enum keeper_op op;
-	union shmpipe_mutex *target;
-	int result;
-} keeper = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-	     KEEP_NONE, NULL, 0 };
-
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-int shmpipe__mutex_kind;
-
-/* The __kind glibc gives a robust, process-shared mutex. */
-static int robust_kind(void)
-{
-	return shmpipe__mutex_kind;
-}
-
-static void learn_mutex_kind(void)
-{
-	pthread_mutexattr_t ma;
-	pthread_mutex_t m;
-
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&m, &ma);
-	pthread_mutexattr_destroy(&ma);
-	shmpipe__mutex_kind = m.__data.__kind;
-}
-
-/*
- * Release a live mutex.  Another process may have written over it while
- * we held it: then glibc would refuse (another owner in the word) or take
- * the path of another kind of mutex, and either way leave it on this
- * thread's robust list, pointing into memory about to be unmapped.  So
- * the fields glibc decides by are set back to what holding it means: a
- * robust kind, and our thread id as owner.
- */
-static int keeper_unlock(union shmpipe_mutex *m)
-{
-	pid_t me = gettid();
-
-	if (m->m.__data.__kind != robust_kind())
-		m->m.__data.__kind = robust_kind();
-	if ((__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_BITS) !=
-	    (uint32_t)me)
-		__atomic_store_n(&m->word, (uint32_t)me, __ATOMIC_RELAXED);
-	return shmpipe__from_pthread(pthread_mutex_unlock(&m->m));
-}
-
-static int keeper_do(enum keeper_op op, union shmpipe_mutex *m)
-{
-	int rc;
-
-	if (op == KEEP_UNLOCK)
-		return keeper_unlock(m);
-	/* A free slot's mutex of another kind would not be robust. */
-	if (m->m.__data.__kind != robust_kind())
-		m->m.__data.__kind = robust_kind();
-	rc = pthread_mutex_trylock(&m->m);
-	if (rc == EOWNERDEAD)	/* a dead endpoint's slot: ours now */
-		rc = pthread_mutex_consistent(&m->m);
-	return shmpipe__from_pthread(rc);
-}
-
-static void *keeper_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&keeper.mu);
-	for (;;) {
-		while (keeper.op == KEEP_NONE)
-			pthread_cond_wait(&keeper.cv, &keeper.mu);
-		keeper.result = keeper_do(keeper.op, keeper.target);
-		keeper.op = KEEP_NONE;
-		pthread_cond_broadcast(&keeper.cv);
-	}
-	return NULL;
-}
-
-static int keeper_start(void)
-{
-	pthread_attr_t attr;
-	sigset_t all, old;
-	pthread_t t;
-	int rc;
-
-	rc = pthread_attr_init(&attr);
-	if (rc)
-		return shmpipe__from_pthread(rc);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* Small, but room for a sanitizer's report if one fires here. */
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&t, &attr, keeper_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (rc)
-		return shmpipe__from_pthread(rc);
-	keeper.running = 1;
-	return 0;
-}
-
-/* Hand one operation to the keeper and wait for its result. */
-static int keeper_call(enum keeper_op op, union shmpipe_mutex *m)
-{
-	int r = 0;
-
-	pthread_mutex_lock(&keeper.mu);
-	if (!keeper.running)
-		r = keeper_start();
-	while (!r && keeper.op != KEEP_NONE)
-		pthread_cond_wait(&keeper.cv, &keeper.mu);
-	if (!r) {
-		keeper.op = op;
-		keeper.target = m;
-		pthread_cond_broadcast(&keeper.cv);
-		while (keeper.op != KEEP_NONE)
-			pthread_cond_wait(&keeper.cv, &keeper.mu);
-		r = keeper.result;
-	}
-	pthread_mutex_unlock(&keeper.mu);
-	return r;
-}
-
-int shmpipe__keeper_lock(union shmpipe_mutex *m)
-{
-	return keeper_call(KEEP_LOCK, m);
-}
-
-void shmpipe__keeper_unlock(union shmpipe_mutex *m)
-{
-	keeper_call(KEEP_UNLOCK, m);
-}
+static void register_fences(void);
 
 /* Only this thread came through fork: the others' hazards are void. */
 static void hazards_after_fork(void)
@@ -194,13 +54,11 @@ static void hazards_after_fork(void)
 /* In a forked child: no keeper, fresh private locks, old handles foreign. */
 static void after_fork_child(void)
 {
-	pthread_mutex_init(&keeper.mu, NULL);
-	pthread_cond_init(&keeper.cv, NULL);
-	keeper.running = 0;
-	keeper.op = KEEP_NONE;
+	shmpipe__robust_after_fork();
 	pthread_mutex_init(&table_mu, NULL);
 	__atomic_add_fetch(&shmpipe__fork_gen, 1, __ATOMIC_RELAXED);
 	hazards_after_fork();
+	register_fences();
 }
 
 /* A thread ends: its hazard record is free for the next thread. */
@@ -212,14 +70,33 @@ static void hazard_release(void *arg)
 	__atomic_store_n(&hz->h_used, 0, __ATOMIC_RELEASE);
 }
 
-static void init_once(void)
+/*
+ * Register for the fences the library sends and receives (membarrier);
+ * again in a forked child, whose new address space may not inherit it.
+ */
+static void register_fences(void)
 {
-	learn_mutex_kind();
-	pthread_atfork(NULL, NULL, after_fork_child);
-	pthread_key_create(&hazard_key, hazard_release);
+	int cheap = 0, fenced = 0;
+
 	if (syscall(SYS_membarrier,
 		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-		__atomic_store_n(&shmpipe__cheap_hazards, 1, __ATOMIC_RELAXED);
+		cheap = 1;
+	/* Fences from the other processes of a pipe reach this one, and
+	 * this one can send them: the pipe need not be strict for us. */
+	if (syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0 &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0,
+		    0) == 0)
+		fenced = 1;
+	__atomic_store_n(&shmpipe__cheap_hazards, cheap, __ATOMIC_RELAXED);
+	__atomic_store_n(&shmpipe__fenced, fenced, __ATOMIC_RELAXED);
+}
+
+static void init_once(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_child);
+	pthread_key_create(&hazard_key, hazard_release);
+	register_fences();
 }
 
 /*

@@ -28,6 +28,12 @@
 #define FUTEX_OWNER_DIED_BIT	0x40000000u
 #define FUTEX_WAITERS_BIT	0x80000000u
 
+/*
+ * Every mapping of a segment is preceded by a private shadow of this
+ * size, where the robust-list nodes of its lock words live (robust.c).
+ */
+#define SHMPIPE_SHADOW		SHMPIPE_HDR_SIZE
+
 /* How long any sleep lasts at most before the sleeper looks again. */
 #define SHMPIPE_SLICE_MS	50
 
@@ -57,8 +63,10 @@ struct shmpipe__end {
 	uint8_t *e_ring;
 	uint64_t e_cap;
 	uint64_t e_mask;
-	size_t e_map_size;
+	size_t e_map_size;		/* of the segment, without the shadow */
+	int e_broken;			/* the segment shrank: calls fail */
 	uint64_t e_peer;		/* last tail seen (writer), head (reader) */
+	int e_lock_waiters;		/* threads waiting for the side lock */
 	struct shmpipe_slot *e_peers;	/* the other side's slots */
 	uint64_t *e_peer_mask;		/* the other side's mask */
 };
@@ -85,6 +93,7 @@ static inline int shmpipe__from_pthread(int rc)
 int shmpipe__check_name(const char *name);
 int shmpipe__map(const char *name, struct shmpipe__end *e);
 void shmpipe__unmap(struct shmpipe__end *e);
+void shmpipe__fault_guard(void);
 uint64_t shmpipe__realtime_ns(void);
 uint64_t shmpipe__proc_start(int pid);
 
@@ -103,6 +112,7 @@ void shmpipe__wake(uint32_t *seq);
 void shmpipe__wake_one(uint32_t *word);
 void shmpipe__wake_all(struct shmpipe_shared *sh);
 int shmpipe__deadline_passed(struct shmpipe__deadline *dl);
+int shmpipe__fence_others(struct shmpipe__end *e);
 
 /* endpoint.c */
 int shmpipe__attach(struct shmpipe__end *e);
@@ -130,14 +140,17 @@ struct shmpipe__hazard *shmpipe__hazard_register(void);
 #define HANDLE_ROLE_SHIFT	HANDLE_IDX_BITS
 #define HANDLE_GEN_SHIFT	16
 extern unsigned int shmpipe__fork_gen;
-extern int shmpipe__mutex_kind;		/* glibc's kind of ours: robust, shared */
 extern struct shmpipe__end shmpipe__table[SHMPIPE_HANDLES_MAX];
 int shmpipe__handle_new(int role, struct shmpipe__end **e, void **handle);
 void shmpipe__handle_free(struct shmpipe__end *e);
 int shmpipe__end_close(const void *handle, int role, int err);
 int shmpipe__end_open(const char *name, int role, void **handle);
-int shmpipe__keeper_lock(union shmpipe_mutex *m);
-void shmpipe__keeper_unlock(union shmpipe_mutex *m);
+
+/* robust.c */
+int shmpipe__robust_trylock(uint32_t *word);
+void shmpipe__robust_unlock(uint32_t *word);
+void shmpipe__robust_forget(void *shadow, size_t size);
+void shmpipe__robust_after_fork(void);
 
 /*
  * A handle is a number: table index + 1, role, generation.  Returns the
@@ -205,18 +218,6 @@ static inline struct shmpipe__end *shmpipe__enter(const void *handle,
 	return e;
 }
 
-/*
- * Try the control mutex.  Another kind would send glibc down paths that
- * assert on what they find (priority protection, say): a kind forged by
- * another process is set back first.
- */
-static inline int shmpipe__ctl_trylock(struct shmpipe_shared *sh)
-{
-	if (sh->sh_ctl.m.__data.__kind != shmpipe__mutex_kind)
-		sh->sh_ctl.m.__data.__kind = shmpipe__mutex_kind;
-	return pthread_mutex_trylock(&sh->sh_ctl.m);
-}
-
 /* The word that names this endpoint as the owner of its side's lock. */
 static inline uint32_t shmpipe__side_owner(const struct shmpipe__end *e)
 {
@@ -230,9 +231,32 @@ static inline uint32_t *shmpipe__side_word(struct shmpipe_shared *sh,
 	return id == LK_WRITE ? &sh->sh_wlock : &sh->sh_rlock;
 }
 
+/* The mask of slots with a thread waiting for a side lock. */
+static inline uint64_t *shmpipe__side_wait(struct shmpipe_shared *sh,
+					   enum shmpipe__lock_id id)
+{
+	return id == LK_WRITE ? &sh->sh_wwait : &sh->sh_rwait;
+}
+
 /*
- * Take a lock of the mapping.  The control lock is a robust pthread
- * mutex; the side locks are words owned by endpoints, taken with one
+ * Is the pipe in strict mode?  Then every store that a sleeper must see
+ * is followed by a full fence, as usual.  Otherwise such a store is a
+ * plain release store, and the sleeper forces a fence on the storer with
+ * membarrier() before it looks one last time (ring.c explains the pairs).
+ * A pipe is strict for good once an endpoint attached whose process
+ * cannot take part in membarrier(); a process that cannot is strict on
+ * its own.
+ */
+extern int shmpipe__fenced;
+static inline int shmpipe__strict(const struct shmpipe__end *e)
+{
+	return !__atomic_load_n(&shmpipe__fenced, __ATOMIC_RELAXED) ||
+	       sh_load(&e->e_sh->sh_strict);
+}
+
+/*
+ * Take a lock of the mapping.  The control lock is a robust futex
+ * (robust.c); the side locks are words owned by endpoints, taken with one
  * compare-and-swap when free.  Waiting, and taking over a lock whose
  * owner died, happen out of line.
  */
@@ -245,7 +269,7 @@ static inline int shmpipe__lock(struct shmpipe__end *e,
 	int rc;
 
 	if (id == LK_CTL) {
-		rc = shmpipe__ctl_trylock(e->e_sh);
+		rc = shmpipe__robust_trylock(&e->e_sh->sh_ctl.word);
 		return rc ? shmpipe__ctl_lock_slow(e, dl, rc) : 0;
 	}
 	word = shmpipe__side_word(e->e_sh, id);
@@ -262,12 +286,17 @@ static inline void shmpipe__unlock(struct shmpipe__end *e,
 	uint32_t *word;
 
 	if (id == LK_CTL) {
-		pthread_mutex_unlock(&e->e_sh->sh_ctl.m);
+		shmpipe__robust_unlock(&e->e_sh->sh_ctl.word);
 		return;
 	}
+	/* Clear the word, then look for waiters: the store-then-load pair
+	 * of sync.c's side_wait_sleep(). */
 	word = shmpipe__side_word(e->e_sh, id);
-	if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) &
-	    SHMPIPE_SIDE_WAITERS)
+	if (shmpipe__strict(e))
+		(void)__atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST);
+	else
+		sh_store_release(word, 0);
+	if (sh_load_sc(shmpipe__side_wait(e->e_sh, id)))
 		shmpipe__wake_one(word);
 }
 

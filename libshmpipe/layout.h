@@ -8,35 +8,36 @@
  * Fields of the mapping carry the prefix sh_ (header) or sl_ (slot), so
  * every access to shared memory stands out in the code.
  *
- * Guards: "ctl" is the control mutex (a robust pthread mutex), "wlock" and
- * "rlock" the writer- and reader-side locks (words owned by endpoints).  "once" means written by the creator before the
- * segment gets its name, never again.
+ * Guards: "ctl" is the control lock (a robust futex), "wlock" and "rlock"
+ * the writer- and reader-side locks (words owned by endpoints).  "once"
+ * means written by the creator before the segment gets its name, never
+ * again.
  */
 #ifndef SHMPIPE_LAYOUT_H
 #define SHMPIPE_LAYOUT_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define SHMPIPE_MAGIC		0x3165706970686d73ULL	/* "shmpipe1" */
-#define SHMPIPE_LAYOUT_VERSION	2
+#define SHMPIPE_LAYOUT_VERSION	3
 #define SHMPIPE_SLOTS		64	/* per side: one bit each in a mask */
 #define SHMPIPE_CACHELINE	64
 #define SHMPIPE_RECORD_HDR	8	/* u32 length, u32 zero */
 #define SHMPIPE_HDR_SIZE	16384	/* header + slots; the ring follows */
 
 /*
- * A mutex field: a pthread_mutex_t padded to a fixed 40 bytes, so byte
- * positions do not depend on the C library.  The ABI word in the header
- * records the real size; a process whose mutexes differ refuses the
- * segment.  The futex word is the first int of the mutex on every glibc
- * target.
+ * A lock word: a robust futex (see robust.c).  Zero is free; otherwise
+ * the low 30 bits are the thread id of the owning process's keeper,
+ * FUTEX_OWNER_DIED says the kernel found the owner dead, FUTEX_WAITERS
+ * that someone sleeps on the word.  The kernel's robust-list links are
+ * kept in each process's private memory, never here, so nothing a peer
+ * writes in the segment can steer another process's writes.  The word
+ * sits at the start of a 40-byte field.
  */
-union shmpipe_mutex {
-	pthread_mutex_t m;
+struct shmpipe_lock {
 	uint32_t word;
-	uint8_t bytes[40];
+	uint8_t pad[36];
 };
 
 /*
@@ -45,21 +46,21 @@ union shmpipe_mutex {
  * slot and the low bits of its sl_token.  An owner whose slot is no longer
  * attached under that token, or whose process died (its live word has no
  * owner), has abandoned the lock, and the next locker takes it over.
+ * Threads waiting for it set their endpoint's bit in sh_wwait or sh_rwait,
+ * which the unlocker reads after it has cleared the word (sync.c).
  */
 #define SHMPIPE_SIDE_SLOT_MASK	0x7fu		/* slot index + 1 */
 #define SHMPIPE_SIDE_TOKEN_SHIFT 7
 #define SHMPIPE_SIDE_TOKEN_MASK	0xffffffu	/* low 24 bits of sl_token */
-#define SHMPIPE_SIDE_WAITERS	0x80000000u	/* someone sleeps on it */
 
 /*
  * One attached endpoint.  A slot is in use when its bit is set in
- * sh_rmask or sh_wmask.  sl_live is a robust mutex held by the attached
- * process's keeper thread for as long as the endpoint is open: when that
- * process dies, the kernel marks the word FUTEX_OWNER_DIED and wakes one
- * waiter.  All other fields are written under ctl at attach.
+ * sh_rmask or sh_wmask.  sl_live is a lock word held by the attached
+ * process for as long as the endpoint is open: when that process dies,
+ * the kernel marks the word FUTEX_OWNER_DIED and wakes one waiter.  All other fields are written under ctl at attach.
  */
 struct shmpipe_slot {
-	union shmpipe_mutex sl_live;
+	struct shmpipe_lock sl_live;
 	uint32_t sl_pid;		/* ctl: attaching process */
 	uint32_t sl_token;		/* ctl: bumped at every attach */
 	uint64_t sl_start;		/* ctl: process start, clock ticks */
@@ -102,10 +103,13 @@ struct shmpipe_shared {
 	uint32_t sh_close_role;		/* SHMPIPE_ROLE_* of who aborted */
 	uint64_t sh_close_ns;		/* CLOCK_REALTIME of the abort */
 	uint64_t sh_state_seq;		/* bumped at every state change */
-	uint8_t sh_pad1[8];
+	uint32_t sh_strict;		/* ctl: nonzero for good once an
+					 * endpoint without asymmetric
+					 * fences attached (ring.c) */
+	uint32_t sh_pad1;
 
-	/* line 2: control mutex and its counters. */
-	union shmpipe_mutex sh_ctl;
+	/* line 2: control lock and its counters. */
+	struct shmpipe_lock sh_ctl;
 	uint64_t sh_recoveries;		/* ctl: dead lock owners repaired */
 	uint64_t sh_reaped;		/* ctl: dead endpoints removed */
 	uint8_t sh_pad2[8];
@@ -116,7 +120,9 @@ struct shmpipe_shared {
 	uint64_t sh_msgs_in;		/* wlock: messages committed */
 	uint64_t sh_bytes_in;		/* wlock: payload bytes committed */
 	uint64_t sh_wtimeouts;		/* wlock: writes that timed out */
-	uint8_t sh_pad3[32];
+	uint64_t sh_wwait;		/* slots with a thread waiting for
+					 * wlock (bit i: writer slot i) */
+	uint8_t sh_pad3[24];
 
 	/* line 4: write index, written by the wlock holder, read by readers. */
 	uint64_t sh_head;
@@ -128,7 +134,9 @@ struct shmpipe_shared {
 	uint64_t sh_msgs_out;		/* rlock: messages consumed */
 	uint64_t sh_bytes_out;		/* rlock: payload bytes consumed */
 	uint64_t sh_rtimeouts;		/* rlock: reads that timed out */
-	uint8_t sh_pad5[32];
+	uint64_t sh_rwait;		/* slots with a thread waiting for
+					 * rlock (bit i: reader slot i) */
+	uint8_t sh_pad5[24];
 
 	/* line 6: read index, written by the rlock holder, read by writers. */
 	uint64_t sh_tail;
@@ -157,7 +165,7 @@ struct shmpipe_shared {
 	struct shmpipe_slot sh_writers[SHMPIPE_SLOTS];
 };
 
-_Static_assert(sizeof(pthread_mutex_t) <= 40, "pthread_mutex_t too large");
+_Static_assert(sizeof(struct shmpipe_lock) == 40, "lock size");
 _Static_assert(sizeof(struct shmpipe_slot) == 64, "slot size");
 _Static_assert(offsetof(struct shmpipe_shared, sh_wr_error) == 64, "line 1");
 _Static_assert(offsetof(struct shmpipe_shared, sh_ctl) == 128, "line 2");
@@ -173,13 +181,14 @@ _Static_assert(sizeof(struct shmpipe_shared) <= SHMPIPE_HDR_SIZE, "header");
 
 /*
  * What must match between the creator and an opener beyond the layout
- * version: pointer width, byte order, and the C library's mutex size.
+ * version: pointer width, byte order, and the size of a lock field.
  */
 static inline uint32_t shmpipe_abi_word(void)
 {
 	uint32_t little = 1;
 
-	return (uint32_t)sizeof(void *) | (uint32_t)sizeof(pthread_mutex_t) << 8 |
+	return (uint32_t)sizeof(void *) |
+	       (uint32_t)sizeof(struct shmpipe_lock) << 8 |
 	       (uint32_t)(*(uint8_t *)&little) << 16;
 }
 

@@ -13,26 +13,46 @@
  * reader copies the body out, then frees the space with a release store
  * of sh_tail; the writer's acquire load of sh_tail orders its next copy
  * after the reader's.  Neither index is trusted: a value that does not
- * fit the capacity makes the call fail with -EPROTO.
+ * fit the capacity makes the call fail with -EPROTO.  So does a segment
+ * that shrank under the mapping (segment.c, e_broken).
  *
  * Sleeping (see sync.c) is a store-then-load on each side: a reader
  * stores sh_rsleep = 1, then loads sh_head; a writer stores sh_head, then
- * loads sh_rsleep.  All four are sequentially consistent, so they fall
- * in one total order and at least one side sees the other's store: a
- * reader never sleeps on a message it was not told about.  The index
- * stores are release stores as far as the copies are concerned, and the
- * loads acquire loads.  Writers waiting for space mirror this with
- * sh_tail and sh_wsleep.
+ * loads sh_rsleep.  At least one side must see the other's store, or a
+ * reader would sleep on a message it was not told about.  That takes a
+ * full fence between the store and the load on both sides.  The sleeper
+ * always pays for its own (a sequentially consistent store).  The writer
+ * pays in a strict pipe only (a sequentially consistent store of
+ * sh_head); in a pipe that is not strict it stores sh_head with a plain
+ * release store, and the sleeper, after its own store and before its
+ * last look, makes every running thread of the pipe's processes pass a
+ * fence with membarrier(), which orders the writer's store and load as
+ * a fence of its own would have.  Writers waiting for space mirror this
+ * with sh_tail and sh_wsleep.  So the hot path has one locked
+ * instruction per call, the side lock's; a sleep costs one system call
+ * more.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "crash.h"
 #include "internal.h"
 
 /* Spin this many rounds before sleeping: a peer that answers within a
- * few microseconds is met without a system call. */
-#define SPIN_ROUNDS	256
+ * few microseconds is met without a system call.  Then yield the CPU a
+ * few times: when both ends share one CPU, the peer can only answer once
+ * this side lets it run, and a yield costs far less than a sleep. */
+#define SPIN_ROUNDS	64
+#define YIELD_ROUNDS	16
+
+static inline void spin_or_yield(int round)
+{
+	if (round < SPIN_ROUNDS)
+		__builtin_ia32_pause();
+	else
+		sched_yield();
+}
 
 static inline uint64_t record_size(uint64_t len)
 {
@@ -69,6 +89,28 @@ static void copy_out(struct shmpipe__end *e, uint64_t off, void *dst,
 	memcpy((uint8_t *)dst + first, e->e_ring, len - first);
 }
 
+/* Publish a moved index: the first half of a store-then-load pair. */
+static inline void publish(struct shmpipe__end *e, uint64_t *index,
+			   uint64_t v)
+{
+	if (shmpipe__strict(e))
+		sh_store_sc(index, v);
+	else
+		sh_store_release(index, v);
+}
+
+/* Announce a sleep, then fence the others before the last look. */
+static inline void announce_sleep(struct shmpipe__end *e, uint32_t *flag)
+{
+	sh_store_sc(flag, 1);
+	shmpipe__fence_others(e);
+}
+
+static inline int broken(const struct shmpipe__end *e)
+{
+	return __atomic_load_n(&e->e_broken, __ATOMIC_ACQUIRE);
+}
+
 /* Wake the other side's sleepers if any asked to be woken. */
 static inline void notify(uint32_t *sleeping, uint32_t *seq, uint64_t *count)
 {
@@ -100,6 +142,8 @@ static int writer_check(struct shmpipe__end *e)
 {
 	int err = state_word(&e->e_sh->sh_wr_error, 0);
 
+	if (broken(e))
+		return -EPROTO;
 	if (!err && !shmpipe__peers_alive(e)) {
 		err = shmpipe__reap(e);
 		if (!err)
@@ -139,14 +183,14 @@ static int wait_room(struct shmpipe__end *e, uint64_t need,
 	int bad = 0, i, r;
 	uint32_t seq;
 
-	for (i = 0; i < SPIN_ROUNDS; i++) {
+	for (i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
 		if (has_room(e, head, need, &bad) || bad)
 			return bad ? -EPROTO : 0;
-		__builtin_ia32_pause();
+		spin_or_yield(i);
 	}
 	for (;;) {
 		seq = sh_load_acquire(&sh->sh_space_seq);
-		sh_store_sc(&sh->sh_wsleep, 1);
+		announce_sleep(e, &sh->sh_wsleep);
 		if (has_room(e, head, need, &bad) || bad)
 			return bad ? -EPROTO : 0;
 		r = writer_check(e);
@@ -191,7 +235,7 @@ static int write_locked(struct shmpipe__end *e, const void *msg, size_t len,
 	copy_in(e, (off + SHMPIPE_RECORD_HDR) & e->e_mask, msg, len);
 	SHMPIPE_CRASH("write.publish");
 	/* Publish: pairs with the load of sh_head in has_data(). */
-	sh_store_sc(&sh->sh_head, head + need);
+	publish(e, &sh->sh_head, head + need);
 	SHMPIPE_CRASH("write.published");
 	sh_store(&sh->sh_msgs_in, sh_load(&sh->sh_msgs_in) + 1);
 	sh_store(&sh->sh_bytes_in, sh_load(&sh->sh_bytes_in) + len);
@@ -222,6 +266,8 @@ int shmpipe_write(struct shmpipe_writer *w, const void *msg, size_t len,
 	r = write_locked(e, msg, len, &dl);
 	shmpipe__unlock(e, LK_WRITE);
 out:
+	if (broken(e))
+		r = -EPROTO;
 	shmpipe__leave(e);
 	return r;
 }
@@ -235,6 +281,8 @@ static int reader_check(struct shmpipe__end *e)
 {
 	int err = state_word(&e->e_sh->sh_rd_error, 1);
 
+	if (broken(e))
+		return -EPROTO;
 	if (!err && !shmpipe__peers_alive(e)) {
 		err = shmpipe__reap(e);
 		if (!err)
@@ -248,6 +296,8 @@ static int reader_check(struct shmpipe__end *e)
 /* What ends a reader's wait for the read lock: its handle closing. */
 static int closing_check(struct shmpipe__end *e)
 {
+	if (broken(e))
+		return -EPROTO;
 	return shmpipe__closing(e) ? -EPIPE : 0;
 }
 
@@ -273,15 +323,15 @@ static int wait_data(struct shmpipe__end *e, uint64_t tail,
 	uint32_t seq;
 	int i, r;
 
-	for (i = 0; i < SPIN_ROUNDS; i++) {
+	for (i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
 		r = has_data(e, tail);
 		if (r)
 			return r < 0 ? r : 0;
-		__builtin_ia32_pause();
+		spin_or_yield(i);
 	}
 	for (;;) {
 		seq = sh_load_acquire(&sh->sh_data_seq);
-		sh_store_sc(&sh->sh_rsleep, 1);
+		announce_sleep(e, &sh->sh_rsleep);
 		r = has_data(e, tail);
 		if (r)
 			return r < 0 ? r : 0;
@@ -312,7 +362,7 @@ static int take(struct shmpipe__end *e, uint64_t tail, void *buf, size_t size,
 	copy_out(e, (off + SHMPIPE_RECORD_HDR) & e->e_mask, buf, (size_t)len);
 	SHMPIPE_CRASH("read.consume");
 	/* Free the space: pairs with the load of sh_tail in has_room(). */
-	sh_store_sc(&sh->sh_tail, tail + need);
+	publish(e, &sh->sh_tail, tail + need);
 	SHMPIPE_CRASH("read.consumed");
 	sh_store(&sh->sh_msgs_out, sh_load(&sh->sh_msgs_out) + 1);
 	sh_store(&sh->sh_bytes_out, sh_load(&sh->sh_bytes_out) + len);
@@ -373,6 +423,8 @@ int shmpipe_read(struct shmpipe_reader *rd, void *buf, size_t size,
 		r = read_locked(e, buf, size, len, &dl);
 		shmpipe__unlock(e, LK_READ);
 	}
+	if (broken(e))
+		r = -EPROTO;
 	shmpipe__leave(e);
 	return r;
 }

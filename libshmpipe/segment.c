@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -73,35 +75,9 @@ static int check_attr(const struct shmpipe_attr *a, uint64_t *cap,
 	return 0;
 }
 
-static int init_mutex(union shmpipe_mutex *m)
+/* The pages are zero: every lock is free, every slot empty. */
+static void init_header(struct shmpipe_shared *sh, uint64_t cap)
 {
-	pthread_mutexattr_t ma;
-	int rc;
-
-	rc = pthread_mutexattr_init(&ma);
-	if (!rc)
-		rc = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	if (!rc)
-		rc = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-	if (!rc)
-		rc = pthread_mutex_init(&m->m, &ma);
-	pthread_mutexattr_destroy(&ma);
-	return shmpipe__from_pthread(rc);
-}
-
-static int init_header(struct shmpipe_shared *sh, uint64_t cap)
-{
-	int i, r;
-
-	r = init_mutex(&sh->sh_ctl);
-	for (i = 0; !r && i < SHMPIPE_SLOTS; i++) {
-		r = init_mutex(&sh->sh_readers[i].sl_live);
-		if (!r)
-			r = init_mutex(&sh->sh_writers[i].sl_live);
-	}
-	if (r)
-		return r;
-
 	sh->sh_version = SHMPIPE_LAYOUT_VERSION;
 	sh->sh_abi = shmpipe_abi_word();
 	sh->sh_capacity = cap;
@@ -114,7 +90,6 @@ static int init_header(struct shmpipe_shared *sh, uint64_t cap)
 
 	/* Pairs with the acquire in check_identity(). */
 	sh_store_release(&sh->sh_magic, SHMPIPE_MAGIC);
-	return 0;
 }
 
 /* Fill the new file: pages reserved, header written, mode and owner set. */
@@ -142,9 +117,9 @@ static int build(int fd, uint64_t cap, mode_t mode,
 	if (map == MAP_FAILED)
 		return -errno;
 	SHMPIPE_CRASH("create.header");
-	rc = init_header(map, cap);
+	init_header(map, cap);
 	munmap(map, SHMPIPE_HDR_SIZE);
-	return rc;
+	return 0;
 }
 
 /* Give the finished file its name; EEXIST if the name is taken. */
@@ -225,13 +200,16 @@ static int check_identity(const struct shmpipe_shared *id, off_t file_size)
 /*
  * Map an existing pipe for e.  The identity line is read with pread into
  * private memory first, so a short or foreign file is refused without
- * ever touching a mapping that could fault.
+ * ever touching a mapping that could fault.  The mapping is preceded by
+ * its private shadow (robust.c): both are made as one private region,
+ * whose upper part the segment then replaces.
  */
 int shmpipe__map(const char *name, struct shmpipe__end *e)
 {
 	char path[SHMPIPE_NAME_MAX + 16];
 	struct shmpipe_shared id;
 	struct stat st;
+	uint8_t *base;
 	void *map;
 	int fd, r;
 
@@ -250,17 +228,28 @@ int shmpipe__map(const char *name, struct shmpipe__end *e)
 	if (r)
 		goto out;
 
-	map = mmap(NULL, id.sh_seg_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
-	if (map == MAP_FAILED) {
+	shmpipe__fault_guard();
+	base = mmap(NULL, SHMPIPE_SHADOW + id.sh_seg_size,
+		    PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
 		r = -errno;
 		goto out;
 	}
-	e->e_sh = map;
+	map = mmap(base + SHMPIPE_SHADOW, id.sh_seg_size,
+		   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (map == MAP_FAILED) {
+		r = -errno;
+		munmap(base, SHMPIPE_SHADOW + id.sh_seg_size);
+		goto out;
+	}
+	e->e_broken = 0;
 	e->e_map_size = id.sh_seg_size;
 	e->e_cap = id.sh_capacity;
 	e->e_mask = id.sh_capacity - 1;
 	e->e_ring = (uint8_t *)map + SHMPIPE_HDR_SIZE;
+	/* Seen by the fault handler before anything touches the map. */
+	__atomic_store_n(&e->e_sh, map, __ATOMIC_RELEASE);
 out:
 	close(fd);
 	return r;
@@ -268,8 +257,85 @@ out:
 
 void shmpipe__unmap(struct shmpipe__end *e)
 {
-	if (e->e_sh)
-		munmap(e->e_sh, e->e_map_size);
-	e->e_sh = NULL;
+	uint8_t *map = (uint8_t *)e->e_sh;
+
+	if (!map)
+		return;
+	__atomic_store_n(&e->e_sh, NULL, __ATOMIC_RELEASE);
 	e->e_ring = NULL;
+	shmpipe__robust_forget(map - SHMPIPE_SHADOW, SHMPIPE_SHADOW);
+	munmap(map - SHMPIPE_SHADOW, SHMPIPE_SHADOW + e->e_map_size);
+}
+
+/*
+ * A segment shrunk under its users.  Touching a page past the end of the
+ * file raises SIGBUS.  If the address is in one of this process's
+ * mappings, the handler puts private zero pages over the rest of that
+ * mapping and marks the endpoint broken: the faulting access completes
+ * on zeros, and every call on the endpoint from then on fails with
+ * -EPROTO (ring.c looks at e_broken).  Pages before the fault are still
+ * in the file and stay shared, so the endpoint can still leave the pipe
+ * properly.  Any other SIGBUS goes to the handler that was there before,
+ * or gets the default action.  (shmpipe__fault_guard() installs it.)
+ */
+static struct sigaction old_sigbus;
+static uintptr_t page_size;
+
+static void on_sigbus(int sig, siginfo_t *si, void *ctx)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, sh, end, page;
+	int saved = errno, i;
+
+	for (i = 0; i < SHMPIPE_HANDLES_MAX; i++) {
+		struct shmpipe__end *e = &shmpipe__table[i];
+
+		sh = (uintptr_t)__atomic_load_n(&e->e_sh, __ATOMIC_ACQUIRE);
+		end = sh + e->e_map_size;
+		if (!sh || a < sh || a >= end)
+			continue;
+		page = a & ~(page_size - 1);
+		if (mmap((void *)page, end - page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+			 0) == MAP_FAILED)
+			break;
+		__atomic_store_n(&e->e_broken, 1, __ATOMIC_RELEASE);
+		errno = saved;
+		return;
+	}
+	errno = saved;
+	if (old_sigbus.sa_flags & SA_SIGINFO) {
+		old_sigbus.sa_sigaction(sig, si, ctx);
+	} else if (old_sigbus.sa_handler != SIG_DFL &&
+		   old_sigbus.sa_handler != SIG_IGN) {
+		old_sigbus.sa_handler(sig);
+	} else {
+		/* Delivered again on return, with the default action. */
+		signal(SIGBUS, SIG_DFL);
+		raise(SIGBUS);
+	}
+}
+
+/*
+ * Install the handler, chaining to the one there now, unless it is
+ * already ours.  Called at every open, so that a handler the program
+ * installed after an earlier open (without chaining to ours) does not
+ * leave a new pipe unguarded.
+ */
+void shmpipe__fault_guard(void)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct sigaction sa, now;
+
+	pthread_mutex_lock(&mu);
+	if (sigaction(SIGBUS, NULL, &now) == 0 &&
+	    !((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_sigbus)) {
+		page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+		old_sigbus = now;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_sigbus;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
+	}
+	pthread_mutex_unlock(&mu);
 }

@@ -11,20 +11,23 @@
  * sleeper costs one spare wake, then it is gone.
  *
  * A sleeper also watches the live words of the other side's endpoints
- * (futex_waitv): each is a robust mutex held by a peer process, and when
+ * (futex_waitv): each is a robust futex held by a peer process, and when
  * that process dies the kernel marks the word FUTEX_OWNER_DIED and wakes
  * one sleeper, which reaps the dead endpoint and wakes the rest.  Every
  * sleep ends after SHMPIPE_SLICE_MS at most, so even a wakeup that was
  * never sent costs a sleeper one slice, never a hang.
  *
- * The three mutexes of the mapping are robust; every lock goes through
- * shmpipe__lock(), the one place that repairs what a dead owner left, and
- * a lock waiter sleeps the same way, on the mutex's word.
+ * Every lock of the mapping survives its owner's death; every lock goes
+ * through shmpipe__lock(), the one place that repairs what a dead owner
+ * left, and a lock waiter sleeps the same way, on the lock's word.
  */
 
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -157,6 +160,18 @@ static int watch_peers(struct shmpipe__end *e, struct waitv *wv)
 }
 
 /*
+ * A file that shrank loses its last page first: touching it before each
+ * sleep lets a sleeper notice within a slice (segment.c, e_broken).  The
+ * byte may be a message being copied by another thread; its value is not
+ * used, so the read is kept out of the thread sanitizer's sight.
+ */
+__attribute__((no_sanitize_thread, noinline))
+static void probe_end(struct shmpipe__end *e)
+{
+	(void)*(volatile uint8_t *)(e->e_ring + e->e_cap - 1);
+}
+
+/*
  * Sleep while *seq still holds seen, at most one slice and never past the
  * deadline; with watch, also until an attached peer dies; with owner,
  * until that endpoint (a lock's owner) dies.  Returns -ETIMEDOUT once the deadline has passed, else 0: the
@@ -173,6 +188,7 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 
 	if (shmpipe__deadline_passed(dl))
 		return -ETIMEDOUT;
+	probe_end(e);
 
 	wv[0].val = seen;
 	wv[0].uaddr = (uintptr_t)seq;
@@ -215,9 +231,9 @@ static void recover(struct shmpipe_shared *sh, enum shmpipe__lock_id id)
 }
 
 /*
- * Ask the holder of a mutex to wake a sleeper when it unlocks, the way
- * glibc's own lock does: set FUTEX_WAITERS in the word.  Returns the word
- * to sleep on, or 0 if the mutex is free or its owner died (try again).
+ * Ask the holder of a lock word to wake us when it lets go: set
+ * FUTEX_WAITERS in the word.  Returns the word to sleep on, or 0 if the
+ * lock has no owner now (try again).
  */
 static uint32_t mark_waiting(uint32_t *word)
 {
@@ -233,61 +249,37 @@ static uint32_t mark_waiting(uint32_t *word)
 }
 
 /*
- * A word that glibc takes for locked but that names no owner, alive or
- * dead, is garbage written by another process: nobody will ever release
- * it, so it is cleared.  (A dead owner's word has FUTEX_OWNER_DIED, which
- * the try-lock turns into EOWNERDEAD.)
- */
-static void clear_ownerless(uint32_t *word)
-{
-	uint32_t v = sh_load(word);
-
-	if (v && !(v & (FUTEX_TID_BITS | FUTEX_OWNER_DIED_BIT)))
-		__atomic_compare_exchange_n(word, &v, 0, 0, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
-}
-
-/*
- * The rest of shmpipe__lock() for the control mutex, after its try-lock
- * returned rc: the mutex is busy, or its owner died.  While it is busy,
- * sleep on its word, give up at the deadline, and repair the mutex if its
- * owner died.  The wait is a try-lock and a futex sleep rather than
- * pthread_mutex_clocklock, so that a word forged to name no owner can be
- * cleared instead of waited on.  A waiter that got the mutex after
- * sleeping sets FUTEX_WAITERS again, so that its unlock wakes the next
- * sleeper, as glibc's own lock does.
+ * The rest of shmpipe__lock() for the control lock, after its try-lock
+ * returned rc: the lock is busy, or its owner died.  While it is busy,
+ * sleep on its word, give up at the deadline, and repair the pipe if the
+ * owner died.  The owner's unlock wakes every sleeper, and so does the
+ * kernel's mark of its death.
  */
 int shmpipe__ctl_lock_slow(struct shmpipe__end *e,
 			   struct shmpipe__deadline *dl, int rc)
 {
-	union shmpipe_mutex *m = &e->e_sh->sh_ctl;
-	int spins = 0, slept = 0;
-	uint32_t seen;
+	uint32_t *word = &e->e_sh->sh_ctl.word, seen;
+	int spins = 0;
 
-	while (rc == EBUSY && spins++ < 200) {
+	while (rc == -EBUSY && spins++ < 200) {
 		__builtin_ia32_pause();
-		rc = shmpipe__ctl_trylock(e->e_sh);
+		rc = shmpipe__robust_trylock(word);
 	}
-	while (rc == EBUSY) {
+	while (rc == -EBUSY) {
 		if (dl->ms == 0)
 			return -EAGAIN;
 		if (shmpipe__deadline_passed(dl))
 			return -ETIMEDOUT;
-		seen = mark_waiting(&m->word);
-		if (seen && shmpipe__sleep(e, &m->word, seen, dl, 0, NULL))
+		seen = mark_waiting(word);
+		if (seen && shmpipe__sleep(e, word, seen, dl, 0, NULL))
 			return -ETIMEDOUT;
-		if (!seen)
-			clear_ownerless(&m->word);
-		slept = 1;
-		rc = shmpipe__ctl_trylock(e->e_sh);
+		rc = shmpipe__robust_trylock(word);
 	}
-	if (rc == EOWNERDEAD) {
+	if (rc == -EOWNERDEAD) {
 		recover(e->e_sh, LK_CTL);
-		rc = pthread_mutex_consistent(&m->m);
+		rc = 0;
 	}
-	if (!rc && slept)
-		mark_waiting(&m->word);
-	return shmpipe__from_pthread(rc);
+	return rc;
 }
 
 /*
@@ -313,28 +305,75 @@ static struct shmpipe_slot *side_owner(struct shmpipe__end *e, uint32_t v)
 }
 
 /*
+ * Announce that a thread of this endpoint waits for a side lock, or no
+ * longer does.  The bit in the mask stands for all the endpoint's
+ * waiting threads, so it is set and cleared under a private mutex, with
+ * their count.  A dead endpoint's bit is cleared when it is reaped.
+ */
+static pthread_mutex_t waiters_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void side_wait_mark(struct shmpipe__end *e, uint64_t *mask, int on)
+{
+	uint64_t bit = 1ULL << e->e_slot;
+
+	pthread_mutex_lock(&waiters_mu);
+	if (on && e->e_lock_waiters++ == 0)
+		__atomic_fetch_or(mask, bit, __ATOMIC_SEQ_CST);
+	else if (!on && --e->e_lock_waiters == 0)
+		__atomic_fetch_and(mask, ~bit, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&waiters_mu);
+}
+
+/*
+ * Make every other thread of every process in the pipe pass a full
+ * fence, so that what they stored before is seen after this, and what
+ * they load after it sees what this thread stored before (membarrier
+ * with MEMBARRIER_CMD_GLOBAL_EXPEDITED reaches every process that
+ * registered for it, as each process using shmpipe does).  The pair of
+ * the plain stores of a pipe that is not strict.  If it fails, the pipe
+ * becomes strict.
+ */
+int shmpipe__fence_others(struct shmpipe__end *e)
+{
+	if (shmpipe__strict(e))
+		return 0;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0,
+		    0) == 0)
+		return 0;
+	sh_store_sc(&e->e_sh->sh_strict, 1);
+	return -1;
+}
+
+/*
  * The rest of shmpipe__lock() for a side lock that was not free.  Spin a
- * little, then sleep on the word (with SHMPIPE_SIDE_WAITERS set, so that
- * the unlock wakes us) and on the owner's live word, so that the owner's
- * death ends the sleep.  A lock whose owner is gone is taken over: its
- * owner finished nothing it had not published (see recover()).
+ * little, then sleep on the word and on the owner's live word, so that
+ * the owner's death ends the sleep.  Before it sleeps, a waiter sets its
+ * bit in the waiters' mask, makes sure the owner would see it (a locked
+ * instruction in strict mode pairs with the unlocker's exchange; else
+ * membarrier() puts a fence in the unlocker's plain store-then-load),
+ * and reads the word once more.  A lock whose owner is gone is taken
+ * over: its owner finished nothing it had not published (see recover()).
  */
 int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
 			    struct shmpipe__deadline *dl,
 			    shmpipe__check_fn check)
 {
-	uint32_t me = shmpipe__side_owner(e), v, want;
+	enum shmpipe__lock_id id = word == &e->e_sh->sh_wlock ? LK_WRITE
+							     : LK_READ;
+	uint64_t *mask = shmpipe__side_wait(e->e_sh, id);
+	uint32_t me = shmpipe__side_owner(e), v;
 	struct shmpipe_slot *owner;
-	int spins = 0, slept = 0, r;
+	int spins = 0, yields = 0, waiting = 0, r;
 
 	for (;;) {
 		v = sh_load(word);
-		want = me | (slept ? SHMPIPE_SIDE_WAITERS : 0);
 		if (!v) {
-			if (__atomic_compare_exchange_n(word, &v, want, 0,
+			if (__atomic_compare_exchange_n(word, &v, me, 0,
 							__ATOMIC_ACQUIRE,
-							__ATOMIC_RELAXED))
-				return 0;
+							__ATOMIC_RELAXED)) {
+				r = 0;
+				break;
+			}
 			continue;
 		}
 		if (spins++ < 200) {
@@ -343,29 +382,39 @@ int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
 		}
 		owner = side_owner(e, v);
 		if (!owner) {
-			want |= v & SHMPIPE_SIDE_WAITERS;
-			if (__atomic_compare_exchange_n(word, &v, want, 0,
+			if (__atomic_compare_exchange_n(word, &v, me, 0,
 							__ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED)) {
-				recover(e->e_sh, LK_WRITE);
-				return 0;
+				recover(e->e_sh, id);
+				r = 0;
+				break;
 			}
 			continue;
 		}
-		if (dl->ms == 0)
-			return -EAGAIN;
+		if (dl->ms == 0) {
+			r = -EAGAIN;
+			break;
+		}
 		if (check && (r = check(e)) != 0)
-			return r;
-		if (!(v & SHMPIPE_SIDE_WAITERS) &&
-		    !__atomic_compare_exchange_n(word, &v,
-						 v | SHMPIPE_SIDE_WAITERS, 0,
-						 __ATOMIC_RELAXED,
-						 __ATOMIC_RELAXED))
+			break;
+		if (yields < 16) {
+			/* The owner may be waiting for this CPU. */
+			yields++;
+			sched_yield();
 			continue;
-		r = shmpipe__sleep(e, word, v | SHMPIPE_SIDE_WAITERS, dl,
+		}
+		if (!waiting) {
+			side_wait_mark(e, mask, 1);
+			shmpipe__fence_others(e);
+			waiting = 1;
+			continue;
+		}
+		r = shmpipe__sleep(e, word, v, dl,
 				   e->e_role == SHMPIPE_ROLE_WRITER, owner);
 		if (r)
-			return r;
-		slept = 1;
+			break;
 	}
+	if (waiting)
+		side_wait_mark(e, mask, 0);
+	return r;
 }

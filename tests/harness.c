@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -205,4 +207,21 @@ int th_run(const char *name, const struct CMUnitTest *tests, size_t n)
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+}
+
+int th_hold_robust(uint32_t *word)
+{
+	static struct robust_list node;
+	static struct robust_list_head head;
+	uint32_t free_word = 0;
+
+	if (!__atomic_compare_exchange_n(word, &free_word, (uint32_t)gettid(),
+					 0, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		return -1;
+	node.next = &head.list;
+	head.list.next = &node;
+	head.futex_offset = (long)((uint8_t *)word - (uint8_t *)&node);
+	head.list_op_pending = NULL;
+	return syscall(SYS_set_robust_list, &head, sizeof(head)) ? -1 : 0;
 }

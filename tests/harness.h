@@ -55,6 +55,15 @@ void th_sleep_ms(int ms);
 /* Wait until *flag becomes nonzero, at most timeout_ms; returns *flag. */
 int th_wait_flag(volatile int *flag, int timeout_ms);
 
+/*
+ * In a child that does nothing else: take the lock word as the library
+ * does (a robust futex naming this thread, on a private robust list), so
+ * that the kernel marks it FUTEX_OWNER_DIED when the child is killed.
+ * Replaces the child's C-library robust list.  Returns 0, or -1 if the
+ * word was not free.
+ */
+int th_hold_robust(uint32_t *word);
+
 int th_setup(void **state);
 int th_teardown(void **state);
 

@@ -320,7 +320,7 @@ struct holder {
 };
 
 /*
- * Hold a lock and wait to be killed: the control mutex, taken directly;
+ * Hold a lock and wait to be killed: the control lock, taken directly;
  * a side lock, held the way the library holds it, by a writer blocked on
  * a full ring or a reader blocked on an empty one.
  */
@@ -336,7 +336,7 @@ static int die_holding_lock(void *arg)
 	if (!sh)
 		return 10;
 	if (h->which == 0) {
-		if (pthread_mutex_lock(&sh->sh_ctl.m))
+		if (th_hold_robust(&sh->sh_ctl.word))
 			return 11;
 		__atomic_store_n(&h->ready, 1, __ATOMIC_RELEASE);
 		for (;;)

@@ -191,6 +191,158 @@ static void segment__ghost_lock_owner(void **state)
 	live_close(&l);	/* returns: close never hangs */
 }
 
+/* A writer in another process, blocked on a full ring; exits with what
+ * its blocked write returned, negated. */
+static int blocked_writer(void *arg)
+{
+	struct shmpipe_writer *w;
+	char msg[100] = { 0 };
+	int r;
+
+	if (shmpipe_writer_open(arg, &w))
+		return 1;
+	while ((r = shmpipe_write(w, msg, sizeof(msg), 0)) == 0)
+		;
+	if (r != -EAGAIN)
+		return 2;
+	r = shmpipe_write(w, msg, sizeof(msg), 20000);
+	shmpipe_writer_close(w, 0);
+	return -r;
+}
+
+static void shrink(const char *name, off_t size)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/shm/shmpipe.%s", name);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+/*
+ * Another process shrinks the segment under its users: their next touch
+ * of a lost page would be a SIGBUS.  Every call on it fails with -EPROTO
+ * instead, a writer asleep on a full ring notices within a slice, and
+ * the endpoints still close.  Once with the ring gone and the header
+ * left, once with nothing left.
+ */
+static void segment__shrunk(void **state)
+{
+	static const off_t sizes[] = { SHMPIPE_HDR_SIZE, 0 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		const char *n = th_pipe("shrunk", 4096);
+		struct shmpipe_reader *r;
+		struct shmpipe_stat st;
+		char buf[128];
+		size_t len;
+		pid_t pid;
+
+		assert_int_equal(shmpipe_reader_open(n, &r), 0);
+		pid = th_fork(blocked_writer, (void *)n);
+		do {
+			th_sleep_ms(5);
+			assert_int_equal(shmpipe_stat(n, &st), 0);
+		} while (st.bytes_queued + 112 <= 4096 || !st.writers);
+		th_sleep_ms(20);	/* the writer is asleep by now */
+		shrink(n, sizes[i]);
+		assert_int_equal(shmpipe_read(r, buf, sizeof(buf), &len, 0),
+				 -EPROTO);
+		assert_int_equal(shmpipe_read(r, buf, sizeof(buf), &len, 100),
+				 -EPROTO);
+		assert_int_equal(th_exit_code(pid, 10000), EPROTO);
+		assert_int_equal(shmpipe_reader_close(r, 0), 0);
+		/* Opening the shrunk file is refused, not mapped. */
+		assert_int_equal(shmpipe_reader_open(n, &r), -EPROTO);
+	}
+}
+
+/*
+ * The lock fields' 36 spare bytes, where glibc's mutexes kept the links
+ * of their robust lists, filled with addresses while the locks are
+ * held: nothing follows them, the pipe works and closes.
+ */
+static void segment__lock_links_ignored(void **state)
+{
+	struct shmpipe_writer *w2;
+	struct live l;
+	char buf[8];
+	size_t len;
+	int i;
+
+	(void)state;
+	live_open(&l);
+	memset(l.evil->sh_ctl.pad, 0x41, sizeof(l.evil->sh_ctl.pad));
+	for (i = 0; i < SHMPIPE_SLOTS; i++) {
+		memset(l.evil->sh_readers[i].sl_live.pad, 0x42,
+		       sizeof(l.evil->sh_readers[i].sl_live.pad));
+		memset(l.evil->sh_writers[i].sl_live.pad, 0x43,
+		       sizeof(l.evil->sh_writers[i].sl_live.pad));
+	}
+	assert_int_equal(shmpipe_writer_open(l.name, &w2), 0);
+	assert_int_equal(shmpipe_write(w2, "x", 1, 0), 0);
+	assert_int_equal(shmpipe_read(l.r, buf, sizeof(buf), &len, 0), 0);
+	assert_int_equal(shmpipe_writer_close(w2, 0), 0);
+	live_close(&l);
+}
+
+/* Readers in another process, counting what a writer sends. */
+static int counting_reader(void *arg)
+{
+	struct shmpipe_reader *r;
+	uint64_t want = 0, got;
+	size_t len;
+	int rc;
+
+	if (shmpipe_reader_open(arg, &r))
+		return 1;
+	while ((rc = shmpipe_read(r, &got, sizeof(got), &len, 10000)) == 0) {
+		if (len != sizeof(got) || got != want++)
+			return 2;
+	}
+	shmpipe_reader_close(r, 0);
+	return rc == SHMPIPE_EOF && want == 200000 ? 0 : 3;
+}
+
+/*
+ * A pipe forced into strict mode, as if an endpoint without membarrier()
+ * had attached: a small ring makes both sides sleep and wake all the
+ * time, and nothing is lost or reordered.
+ */
+static void segment__strict_mode(void **state)
+{
+	const char *n = th_pipe("strict", 4096);
+	struct shmpipe_shared *sh;
+	struct shmpipe_writer *w;
+	char path[128];
+	uint64_t i;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/dev/shm/shmpipe.%s", n);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	sh = mmap(NULL, SHMPIPE_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		  fd, 0);
+	close(fd);
+	assert_true(sh != MAP_FAILED);
+	sh->sh_strict = 1;
+	assert_int_equal(shmpipe_writer_open(n, &w), 0);
+	pid = th_fork(counting_reader, (void *)n);
+	for (i = 0; i < 200000; i++)
+		assert_int_equal(shmpipe_write(w, &i, sizeof(i), 10000), 0);
+	assert_int_equal(shmpipe_writer_close(w, 0), 0);
+	assert_int_equal(th_exit_code(pid, 30000), 0);
+	assert_int_equal(sh->sh_strict, 1);
+	munmap(sh, SHMPIPE_HDR_SIZE);
+}
+
 static int opener(void *arg)
 {
 	double end = th_now_ms() + 10000;
@@ -274,6 +426,9 @@ int main(void)
 		TH_TEST(segment__wild_state),
 		TH_TEST(segment__wild_masks),
 		TH_TEST(segment__ghost_lock_owner),
+		TH_TEST(segment__shrunk),
+		TH_TEST(segment__lock_links_ignored),
+		TH_TEST(segment__strict_mode),
 		TH_TEST(create__atomic_for_openers),
 		TH_TEST(create__mode_with_umask_churn),
 	};

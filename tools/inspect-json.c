@@ -226,6 +226,16 @@ static void lock(struct jw *j, const struct ins_lock *lk)
 	else
 		null(j, "pid");
 	boolean(j, "waiters", lk->waiters);
+	if (!lk->role) {
+		null(j, "waiter_slots");
+	} else {
+		uint64_t m;
+
+		open_(j, "waiter_slots", '[');
+		for (m = lk->wait_mask; m; m &= m - 1)
+			i64(j, NULL, __builtin_ctzll(m));
+		close_(j, ']');
+	}
 	close_(j, '}');
 }
 
@@ -332,6 +342,7 @@ static void body(struct jw *j, const struct ins_pipe *p,
 	history(j, p->sh.sh_flags);
 	counters(j, &p->sh);
 	origin(j, p);
+	boolean(j, "strict", p->sh.sh_strict != 0);
 }
 
 /* A valid pipe: every key of the schema. */

@@ -27,10 +27,6 @@
 #define WAITERS_BIT		0x80000000u
 #define PID_LIMIT		4194304u	/* the kernel's PID_MAX_LIMIT */
 
-/* glibc's robust mutexes park these in __owner (nptl/pthreadP.h). */
-#define GLIBC_OWNER_INCONSISTENT	0x7fffffff
-#define GLIBC_OWNER_NOTRECOVERABLE	0x7ffffffe
-
 #define KNOWN_FLAGS	(SHMPIPE_F_READER_SEEN | SHMPIPE_F_WRITER_SEEN | \
 			 SHMPIPE_F_READER_DIED | SHMPIPE_F_WRITER_DIED | \
 			 SHMPIPE_F_ABORTED)
@@ -146,84 +142,34 @@ static int check_reserved(const uint8_t *buf, char *why, size_t n)
 	return 0;
 }
 
-#ifdef __GLIBC__
-/* The kind glibc stores for a robust, process-shared mutex. */
-static int robust_kind(void)
-{
-	pthread_mutexattr_t ma;
-	pthread_mutex_t m;
-
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&m, &ma);
-	pthread_mutexattr_destroy(&ma);
-	return m.__data.__kind;
-}
-
-static int32_t mutex_owner(const union shmpipe_mutex *m)
-{
-	return m->m.__data.__owner;
-}
-#else
-static int32_t mutex_owner(const union shmpipe_mutex *m)
-{
-	(void)m;
-	return 0;
-}
-#endif
-
-static int plausible_owner(int32_t owner)
-{
-	return (owner >= 0 && (uint32_t)owner <= PID_LIMIT) ||
-	       owner == GLIBC_OWNER_INCONSISTENT ||
-	       owner == GLIBC_OWNER_NOTRECOVERABLE;
-}
-
 /*
- * A mutex of the mapping: the creator made it robust and shared, its
- * padding is zero, and its words can only hold thread ids.
+ * A lock word of the mapping (layout.h): zero when free, else the owner's
+ * thread id in the low 30 bits and the kernel's two flags above it.  A
+ * thread id beyond the kernel's limit is no owner anyone could be; the
+ * library would wait on it for ever.  The 36 bytes after the word are
+ * unused and ignored, as the library ignores them.
  */
-static int check_mutex(const union shmpipe_mutex *m, size_t off, int kind,
-		       char *why, size_t n)
+static int check_lock(uint32_t word, size_t off, char *why, size_t n)
 {
-	size_t i;
-
-	(void)kind;
-	for (i = sizeof(m->m); i < sizeof(m->bytes); i++)
-		if (m->bytes[i])
-			return fail(why, n, INS_DAMAGED, "mutex at offset %zu: "
-				    "padding not zero", off);
-#ifdef __GLIBC__
-	if (m->m.__data.__kind != kind)
-		return fail(why, n, INS_DAMAGED, "mutex at offset %zu: kind %d "
-			    "is not a robust shared mutex", off,
-			    m->m.__data.__kind);
-#endif
-	if ((m->word & TID_BITS) > PID_LIMIT ||
-	    !plausible_owner(mutex_owner(m)))
-		return fail(why, n, INS_DAMAGED, "mutex at offset %zu: owner "
-			    "%#x/%#x is not a thread id", off, m->word,
-			    (unsigned int)mutex_owner(m));
+	if ((word & TID_BITS) > PID_LIMIT)
+		return fail(why, n, INS_DAMAGED, "lock at offset %zu: owner "
+			    "%#x is not a thread id", off, word);
 	return 0;
 }
 
-static int check_mutexes(const struct shmpipe_shared *h, char *why, size_t n)
+static int check_locks(const struct shmpipe_shared *h, char *why, size_t n)
 {
-	int kind = 0, i, r;
+	int i, r;
 
-#ifdef __GLIBC__
-	kind = robust_kind();
-#endif
-	r = check_mutex(&h->sh_ctl, offsetof(struct shmpipe_shared, sh_ctl),
-			kind, why, n);
+	r = check_lock(h->sh_ctl.word, offsetof(struct shmpipe_shared, sh_ctl),
+		       why, n);
 	for (i = 0; !r && i < 2 * SHMPIPE_SLOTS; i++) {
 		const struct shmpipe_slot *sl = i < SHMPIPE_SLOTS ?
 			&h->sh_readers[i] : &h->sh_writers[i - SHMPIPE_SLOTS];
 
-		r = check_mutex(&sl->sl_live, (size_t)((const uint8_t *)sl -
-						       (const uint8_t *)h),
-				kind, why, n);
+		r = check_lock(sl->sl_live.word,
+			       (size_t)((const uint8_t *)sl -
+					(const uint8_t *)h), why, n);
 	}
 	return r;
 }
@@ -417,47 +363,38 @@ static int check_traffic(struct ins_pipe *p, int moving, char *why, size_t n)
 }
 
 /*
- * What a lock says.  The futex word holds the owner's thread id and the
- * kernel's two flags; glibc's owner field tells the two states the word
- * cannot: recovering (taken with EOWNERDEAD, not yet made consistent)
- * and not recoverable (released without being made consistent).
+ * What the control lock's word says: the owner's thread id (the keeper
+ * thread of the owning process) while held; once the kernel found the
+ * owner dead, FUTEX_OWNER_DIED and no thread id, until the next locker
+ * repairs the pipe and takes it.  FUTEX_WAITERS: someone sleeps on it.
  */
-static void decode_lock(struct ins_lock *lk, const char *name,
-			const union shmpipe_mutex *m)
+static void decode_lock(struct ins_lock *lk, const char *name, uint32_t word)
 {
-	int32_t owner = mutex_owner(m);
-
 	memset(lk, 0, sizeof(*lk));
 	lk->name = name;
-	lk->word = m->word;
-	lk->owner = owner;
-	lk->tid = m->word & TID_BITS;
-	lk->waiters = !!(m->word & WAITERS_BIT);
-	if (owner == GLIBC_OWNER_NOTRECOVERABLE)
-		lk->state = INS_LK_NOT_RECOVERABLE;
-	else if (lk->tid && owner == GLIBC_OWNER_INCONSISTENT)
-		lk->state = INS_LK_RECOVERING;
-	else if (lk->tid)
+	lk->word = word;
+	lk->tid = word & TID_BITS;
+	lk->waiters = !!(word & WAITERS_BIT);
+	if (lk->tid)
 		lk->state = INS_LK_HELD;
-	else if (m->word & OWNER_DIED_BIT)
+	else if (word & OWNER_DIED_BIT)
 		lk->state = INS_LK_OWNER_DIED;
 	else
 		lk->state = INS_LK_FREE;
-	if (lk->state == INS_LK_OWNER_DIED && owner > 0 &&
-	    (uint32_t)owner <= PID_LIMIT)
-		lk->tid = (uint32_t)owner;	/* the one that died */
-	if (lk->state == INS_LK_NOT_RECOVERABLE)
-		lk->tid = 0;	/* a failed locker's id, not an owner */
 }
 
 /*
  * A side lock is a word naming its owner endpoint (layout.h): held while
  * that slot is attached under the word's token and its process lives,
- * abandoned otherwise (the next locker takes it over).
+ * abandoned otherwise (the next locker takes it over).  Its waiters are
+ * not in the word but in a mask of the side's slots (sh_wwait, sh_rwait),
+ * each bit an endpoint with a thread waiting for the lock.  A bit may
+ * outlive its endpoint for a moment (a reaper clears the slot's mask bit
+ * first), so the slots named need not be attached.
  */
 static void decode_side_lock(struct ins_lock *lk, const char *name,
 			     uint32_t word, const struct shmpipe_slot *slots,
-			     uint64_t mask)
+			     uint64_t mask, uint64_t waiting, int role)
 {
 	uint32_t idx = (word & SHMPIPE_SIDE_SLOT_MASK) - 1;
 	const struct shmpipe_slot *sl = idx < SHMPIPE_SLOTS ? &slots[idx] :
@@ -466,8 +403,10 @@ static void decode_side_lock(struct ins_lock *lk, const char *name,
 	memset(lk, 0, sizeof(*lk));
 	lk->name = name;
 	lk->word = word;
-	lk->waiters = !!(word & SHMPIPE_SIDE_WAITERS);
-	if (!(word & ~SHMPIPE_SIDE_WAITERS)) {
+	lk->role = role;
+	lk->wait_mask = waiting;
+	lk->waiters = waiting != 0;
+	if (!word) {
 		lk->state = INS_LK_FREE;
 		return;
 	}
@@ -507,11 +446,11 @@ static void derive(struct ins_pipe *p, int moving)
 		p->last_change_ns = h->sh_close_ns;
 	p->last_write_ns = INS_UNKNOWN_NS;
 	p->last_read_ns = INS_UNKNOWN_NS;
-	decode_lock(&p->locks[0], "control", &h->sh_ctl);
+	decode_lock(&p->locks[0], "control", h->sh_ctl.word);
 	decode_side_lock(&p->locks[1], "write", h->sh_wlock, h->sh_writers,
-			 h->sh_wmask);
+			 h->sh_wmask, h->sh_wwait, SHMPIPE_ROLE_WRITER);
 	decode_side_lock(&p->locks[2], "read", h->sh_rlock, h->sh_readers,
-			 h->sh_rmask);
+			 h->sh_rmask, h->sh_rwait, SHMPIPE_ROLE_READER);
 }
 
 /*
@@ -537,7 +476,7 @@ int ins_parse(const void *buf, size_t len, uint64_t file_size, int moving,
 	if (!r)
 		r = check_reserved(buf, why, why_size);
 	if (!r)
-		r = check_mutexes(&p->sh, why, why_size);
+		r = check_locks(&p->sh, why, why_size);
 	if (!r)
 		r = check_state(&p->sh, why, why_size);
 	if (!r)

@@ -128,9 +128,6 @@ static const char *explain(const struct ins_pipe *p, int state)
 	switch (state) {
 	case INS_ST_STALE:
 		return "no live endpoint and nothing left for a newcomer";
-	case INS_ST_BROKEN:
-		return "a lock is not recoverable: every call that needs it "
-		       "fails";
 	case INS_ST_PEER_DEAD:
 		if (c.readers_dead || h->sh_wr_error == -ECONNRESET)
 			return "a reader died";
@@ -272,7 +269,31 @@ static void print_waiting(FILE *f, const struct ins_pipe *p)
 		p->sh.sh_wsleep ? "yes" : "no");
 }
 
-static void print_lock(FILE *f, const struct ins_lock *lk)
+/* Side locks: the endpoints with a thread waiting, by slot and pid. */
+static void print_lock_waiters(FILE *f, const struct ins_pipe *p,
+			       const struct ins_lock *lk)
+{
+	const struct shmpipe_slot *slots = lk->role == SHMPIPE_ROLE_READER ?
+		p->sh.sh_readers : p->sh.sh_writers;
+	uint64_t attached = lk->role == SHMPIPE_ROLE_READER ?
+		p->sh.sh_rmask : p->sh.sh_wmask;
+	const char *sep = ": ";
+	uint64_t m;
+
+	for (m = lk->wait_mask; m; m &= m - 1) {
+		int i = __builtin_ctzll(m);
+
+		fprintf(f, "%sslot %d", sep, i);
+		if (attached & (1ULL << i))
+			fprintf(f, " (pid %u)", slots[i].sl_pid);
+		else
+			fprintf(f, " (not attached)");
+		sep = ", ";
+	}
+}
+
+static void print_lock(FILE *f, const struct ins_pipe *p,
+		       const struct ins_lock *lk)
 {
 	char who[64];
 
@@ -290,24 +311,21 @@ static void print_lock(FILE *f, const struct ins_lock *lk)
 	case INS_LK_HELD:
 		fprintf(f, "held by %s", who);
 		break;
-	case INS_LK_RECOVERING:
-		fprintf(f, "being repaired by %s after its owner died", who);
-		break;
 	case INS_LK_OWNER_DIED:
-		if (lk->tid)
-			fprintf(f, "owner died (thread %u): the next locker "
-				"repairs it", lk->tid);
+		if (!lk->role)
+			fprintf(f, "owner died: the next locker repairs it");
 		else
 			fprintf(f, "owner gone (%s): the next locker takes "
 				"it over", who);
 		break;
-	case INS_LK_NOT_RECOVERABLE:
-		fprintf(f, "not recoverable: every call that takes it fails");
-		break;
 	default:
 		fprintf(f, "free");
 	}
-	fprintf(f, "%s\n", lk->waiters ? ", threads waiting" : "");
+	if (lk->waiters)
+		fprintf(f, ", threads waiting");
+	if (lk->role)
+		print_lock_waiters(f, p, lk);
+	fputc('\n', f);
 }
 
 static void print_close(FILE *f, const struct ins_pipe *p, uint64_t now)
@@ -394,6 +412,9 @@ void ins_print_pipe(FILE *f, const char *name, const struct ins_pipe *p,
 	label(f, "format:");
 	fprintf(f, "layout %u, ABI %#x, %llu bytes\n", p->sh.sh_version,
 		p->sh.sh_abi, (unsigned long long)p->sh.sh_seg_size);
+	label(f, "fences:");
+	fprintf(f, "%s\n", p->sh.sh_strict ? "strict (an endpoint without "
+		"membarrier attached)" : "asymmetric (membarrier)");
 	print_traffic(f, p, rt);
 	print_origin(f, p, now_ns);
 	print_history(f, p);
@@ -401,7 +422,7 @@ void ins_print_pipe(FILE *f, const char *name, const struct ins_pipe *p,
 	print_waiting(f, p);
 	fprintf(f, "locks:\n");
 	for (i = 0; i < 3; i++)
-		print_lock(f, &p->locks[i]);
+		print_lock(f, p, &p->locks[i]);
 	print_close(f, p, now_ns);
 	print_counters(f, &p->sh);
 }

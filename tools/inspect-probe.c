@@ -282,9 +282,9 @@ void ins_probe_procs(struct ins_pipe *p)
 	for (i = 0; i < 3; i++) {
 		struct ins_lock *lk = &p->locks[i];
 
-		/* The side locks name their owner's process already. */
-		if (lk->tid && (lk->state == INS_LK_HELD ||
-				lk->state == INS_LK_RECOVERING))
+		/* The side locks name their owner's process already; the
+		 * control lock names the holder's keeper thread. */
+		if (lk->tid && lk->state == INS_LK_HELD)
 			lk->pid = thread_group(lk->tid);
 	}
 	p->creator_alive = creator_alive(p);

@@ -42,16 +42,6 @@ int ins_full(const struct ins_pipe *p)
 	return p->queued_bytes && p->free_bytes < avg;
 }
 
-static int lock_broken(const struct ins_pipe *p)
-{
-	int i;
-
-	for (i = 0; i < 3; i++)
-		if (p->locks[i].state == INS_LK_NOT_RECOVERABLE)
-			return 1;
-	return 0;
-}
-
 /*
  * Stale: nobody alive is attached, something was, and no newcomer could
  * still get anything out of it.  A reader may join only while no reader
@@ -88,8 +78,6 @@ int ins_state(const struct ins_pipe *p)
 	ins_count(p, &c);
 	if (stale(p, &c))
 		return INS_ST_STALE;
-	if (lock_broken(p))
-		return INS_ST_BROKEN;
 	if (died(p, &c))
 		return INS_ST_PEER_DEAD;
 	if (h->sh_flags & SHMPIPE_F_ABORTED)
@@ -107,7 +95,6 @@ const char *ins_state_name(int state)
 {
 	static const char *const names[] = {
 		[INS_ST_STALE] = "stale",
-		[INS_ST_BROKEN] = "broken",
 		[INS_ST_PEER_DEAD] = "peer-dead",
 		[INS_ST_ABORTED] = "aborted",
 		[INS_ST_CLOSED] = "closed",
@@ -126,8 +113,6 @@ int ins_state_exit(int state)
 		return INS_EX_OK;
 	case INS_ST_STALE:
 		return INS_EX_STALE;
-	case INS_ST_BROKEN:
-		return INS_EX_DAMAGED;
 	case INS_ST_PEER_DEAD:
 		return INS_EX_PEER_DEAD;
 	case INS_ST_ABORTED:
@@ -187,12 +172,8 @@ const char *ins_lock_text(int lock_state)
 	switch (lock_state) {
 	case INS_LK_HELD:
 		return "held";
-	case INS_LK_RECOVERING:
-		return "recovering";
 	case INS_LK_OWNER_DIED:
 		return "owner-died";
-	case INS_LK_NOT_RECOVERABLE:
-		return "not-recoverable";
 	default:
 		return "free";
 	}

@@ -47,7 +47,6 @@ enum ins_verdict {
 /* The pipe's condition, most serious first; ins_state_name() spells it. */
 enum ins_state {
 	INS_ST_STALE,
-	INS_ST_BROKEN,		/* a lock can never be taken again */
 	INS_ST_PEER_DEAD,
 	INS_ST_ABORTED,		/* closed with a reason */
 	INS_ST_CLOSED,
@@ -83,23 +82,26 @@ struct ins_end {
 	int death;		/* enum ins_death, why not alive */
 };
 
-/* What a lock word says, from the futex word and glibc's owner field. */
+/*
+ * What a lock says: the control lock from its futex word, a side lock
+ * from its word, the slot that word names, and the side's mask of
+ * waiting endpoints.
+ */
 enum ins_lock_state {
 	INS_LK_FREE,
 	INS_LK_HELD,
-	INS_LK_RECOVERING,	/* taken after its owner died, not repaired */
-	INS_LK_OWNER_DIED,	/* the next locker repairs it */
-	INS_LK_NOT_RECOVERABLE,	/* every locker fails from now on */
+	INS_LK_OWNER_DIED,	/* the next locker repairs or takes it over */
 };
 
 struct ins_lock {
 	const char *name;	/* "control", "write", "read" */
 	uint32_t word;
-	int32_t owner;		/* glibc's __owner field */
 	int state;		/* enum ins_lock_state */
-	uint32_t tid;		/* holder, or the holder that died */
+	uint32_t tid;		/* control: the holder's keeper thread */
 	int32_t pid;		/* the holder's process; 0 if unknown */
-	int waiters;		/* FUTEX_WAITERS: threads sleep on it */
+	int waiters;		/* threads wait for it */
+	int role;		/* side locks: SHMPIPE_ROLE_*; control: 0 */
+	uint64_t wait_mask;	/* side locks: slots with a waiting thread */
 };
 
 /* A field the layout does not carry yet reads as this. */

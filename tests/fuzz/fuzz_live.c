@@ -4,8 +4,8 @@
  * the same segment scribbles on its header, slots and ring.
  *
  * The input is a program of operations: write, read, poke eight bytes
- * anywhere in the segment, close and reopen an endpoint, take a
- * snapshot.  Whatever the segment holds, every call must return 0, end
+ * anywhere in the segment, shrink or regrow the segment (ftruncate),
+ * close and reopen an endpoint, take a snapshot.  Whatever the segment holds, every call must return 0, end
  * of stream or a negative errno (a hostile peer may abort the pipe with
  * any reason, so any errno is possible), a read must never report more
  * bytes than the buffer holds, every call must end (libFuzzer's timeout
@@ -70,42 +70,25 @@ static void check(int r, const char *what)
 	}
 }
 
+/* The hostile peer's descriptor and view, and the file's length now. */
+static int evil_fd = -1;
+static size_t evil_len;
+
 static uint8_t *hostile_view(const char *name)
 {
 	char path[128];
 	void *p;
-	int fd;
 
 	snprintf(path, sizeof(path), "/dev/shm/shmpipe.%s", name);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
+	evil_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (evil_fd < 0)
 		abort();
-	p = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	p = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, evil_fd,
+		 0);
 	if (p == MAP_FAILED)
 		abort();
+	evil_len = SEG_SIZE;
 	return p;
-}
-
-/*
- * The links of the C library's robust-mutex list inside each mutex of
- * the segment: glibc follows them as pointers, so a peer that writes
- * them makes its victims write where it likes (see docs/security.md).
- * That is outside what shmpipe can defend; the fuzzer leaves them be.
- */
-static int glibc_list_link(unsigned int off)
-{
-	unsigned int base;
-
-	if (off >= offsetof(struct shmpipe_shared, sh_readers) &&
-	    off < offsetof(struct shmpipe_shared, sh_readers) +
-		  2 * SHMPIPE_SLOTS * sizeof(struct shmpipe_slot))
-		base = off - (off % sizeof(struct shmpipe_slot));
-	else
-		base = offsetof(struct shmpipe_shared, sh_ctl);
-	return off >= base + offsetof(pthread_mutex_t, __data.__list) &&
-	       off < base + offsetof(pthread_mutex_t, __data.__list) +
-		     sizeof(((pthread_mutex_t *)0)->__data.__list);
 }
 
 static void step(struct cursor *c, const char *name, uint8_t *evil,
@@ -135,9 +118,15 @@ static void step(struct cursor *c, const char *name, uint8_t *evil,
 	case 4: case 5:
 		off = take(c, 2) % (SEG_SIZE - 8) & ~7u;
 		v = (uint64_t)take(c, 4) << 32 | take(c, 4);
-		if (!glibc_list_link(off))
+		if ((op & 0xf0) == 0xf0) {
+			/* Shrink the file, or give it back its length. */
+			evil_len = (op & 8) ? SEG_SIZE : v % SEG_SIZE;
+			if (ftruncate(evil_fd, (off_t)evil_len))
+				abort();
+		} else if (off + 8 <= evil_len) {
 			__atomic_store_n((uint64_t *)(evil + off), v,
 					 __ATOMIC_RELAXED);
+		}
 		break;
 	case 6:
 		check(shmpipe_writer_close(*w, (int)(take(c, 1) % 2) * EIO),
@@ -180,6 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	shmpipe_writer_close(w, 0);
 	shmpipe_reader_close(r, 0);
 	munmap(evil, SEG_SIZE);
+	close(evil_fd);
 	shmpipe_unlink(name);
 	return 0;
 }

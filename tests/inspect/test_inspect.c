@@ -12,8 +12,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +27,7 @@
 #include "layout.h"
 
 #define OUT_MAX		(256 * 1024)
+#define AT(f)		offsetof(struct shmpipe_shared, f)
 
 struct run {
 	int status;
@@ -36,15 +37,17 @@ struct run {
 
 /* What a child does with its endpoint before it waits to be killed. */
 enum act { ACT_READ_IDLE, ACT_WRITE, ACT_FILL, ACT_CLOSE, ACT_ABORT,
-	   ACT_LOCK, ACT_HOT_WRITE, ACT_HOT_READ, ACT_HOLD };
+	   ACT_LOCK, ACT_HOT_WRITE, ACT_HOT_READ, ACT_HOLD, ACT_WAIT_LOCK,
+	   ACT_OPEN_LATE };
 
 struct child {
 	char name[64];
 	int act;
 	int role;
 	int count;		/* messages to write */
-	size_t lock_off;	/* ACT_LOCK: offset of the mutex */
+	size_t lock_off;	/* ACT_LOCK: offset of the lock word */
 	volatile int ready;
+	volatile int done;	/* ACT_OPEN_LATE: the open returned */
 	int result;
 };
 
@@ -241,6 +244,58 @@ static void shrink(const char *name, off_t size)
 }
 
 /*
+ * Wait until the 4- or 8-byte field at off has one of bits set, as a
+ * peer process sets it; 0 if it did not within 10 seconds.
+ */
+static int wait_bits(const char *name, size_t off, size_t len, uint64_t bits)
+{
+	struct shmpipe_shared *sh = map_header(name);
+	double t0 = th_now_ms();
+	uint64_t v;
+
+	assert_non_null(sh);
+	for (;;) {
+		const uint8_t *at = (const uint8_t *)sh + off;
+
+		v = len == 4 ? __atomic_load_n((const uint32_t *)at,
+					       __ATOMIC_ACQUIRE) :
+			       __atomic_load_n((const uint64_t *)at,
+					       __ATOMIC_ACQUIRE);
+		if ((v & bits) || th_now_ms() - t0 > 10000)
+			break;
+		th_sleep_ms(1);
+	}
+	munmap(sh, SHMPIPE_HDR_SIZE);
+	return (v & bits) != 0;
+}
+
+/* The slot of the attached writer of process pid; -1 if none. */
+static int writer_slot(const char *name, pid_t pid)
+{
+	struct shmpipe_shared *sh = map_header(name);
+	uint64_t m;
+	int slot = -1;
+
+	assert_non_null(sh);
+	for (m = sh->sh_wmask; m && slot < 0; m &= m - 1)
+		if (sh->sh_writers[__builtin_ctzll(m)].sl_pid == (uint32_t)pid)
+			slot = __builtin_ctzll(m);
+	munmap(sh, SHMPIPE_HDR_SIZE);
+	return slot;
+}
+
+static uint32_t strict_word(const char *name)
+{
+	struct shmpipe_shared *sh = map_header(name);
+	uint32_t v;
+
+	assert_non_null(sh);
+	v = __atomic_load_n(&sh->sh_strict, __ATOMIC_ACQUIRE);
+	munmap(sh, SHMPIPE_HDR_SIZE);
+	return v;
+}
+
+/*
  * With INSPECT_CORPUS set, keep this pipe's header as a fuzzer seed: the
  * file size, an option byte, then the header, as fuzz-parse.c reads it.
  */
@@ -295,8 +350,7 @@ static int lock_in_child(struct child *c)
 
 	if (!sh)
 		return 20;
-	if (pthread_mutex_lock((pthread_mutex_t *)((uint8_t *)sh +
-						   c->lock_off)))
+	if (th_hold_robust((uint32_t *)((uint8_t *)sh + c->lock_off)))
 		return 21;
 	return 0;
 }
@@ -340,6 +394,19 @@ static int hold(struct child *c, struct shmpipe_reader *r,
 	return shmpipe_read(r, buf, sizeof(buf), &len, -1) < 0 ? 41 : 0;
 }
 
+/* A call that waits for its side's lock, held by a peer that sleeps. */
+static int wait_lock(struct child *c, struct shmpipe_reader *r,
+		     struct shmpipe_writer *w)
+{
+	char buf[256] = { 0 };
+	size_t len;
+
+	__atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
+	if (w)
+		return shmpipe_write(w, buf, 100, -1) ? 42 : 0;
+	return shmpipe_read(r, buf, sizeof(buf), &len, -1) < 0 ? 43 : 0;
+}
+
 static int act(struct child *c, struct shmpipe_reader *r,
 	       struct shmpipe_writer *w)
 {
@@ -365,6 +432,8 @@ static int act(struct child *c, struct shmpipe_reader *r,
 		return hot(c, r, w);
 	case ACT_HOLD:
 		return hold(c, r, w);
+	case ACT_WAIT_LOCK:
+		return wait_lock(c, r, w);
 	default:
 		return 0;
 	}
@@ -376,12 +445,15 @@ static int child_main(void *arg)
 	struct shmpipe_reader *r = NULL;
 	struct shmpipe_writer *w = NULL;
 
+	if (c->act == ACT_OPEN_LATE)	/* the parent watches the open wait */
+		__atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
 	if (c->act == ACT_LOCK)
 		c->result = lock_in_child(c);
 	else if (open_end(c, &r, &w))
 		c->result = 10;
 	else
 		c->result = act(c, r, w);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
 	for (;;)
 		pause();
@@ -415,6 +487,25 @@ static pid_t spawn_locker(const char *name, size_t off)
 	pid = th_fork(child_main, c);
 	assert_true(th_wait_flag(&c->ready, 20000));
 	assert_int_equal(c->result, 0);
+	return pid;
+}
+
+/*
+ * A child that opens an endpoint while the test looks: it says it is
+ * about to open, and sets done once the open returned (result 0: it is
+ * attached).
+ */
+static pid_t spawn_late(const char *name, int role, struct child **out)
+{
+	struct child *c = th_shared(sizeof(*c));
+	pid_t pid;
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->role = role;
+	c->act = ACT_OPEN_LATE;
+	pid = th_fork(child_main, c);
+	assert_true(th_wait_flag(&c->ready, 20000));
+	*out = c;
 	return pid;
 }
 
@@ -503,7 +594,13 @@ static void inspect__open(void **state)
 	assert_field(r->out, "writers:", "1 alive, 0 dead");
 	assert_field(r->out, "written:", "3 messages, 300 bytes");
 	assert_field(r->out, "snapshot:", "consistent");
-	assert_has(r->out, "control   free");
+	assert_has(r->out, "control   free\n");
+	assert_has(r->out, "write     free\n");
+	assert_jq(json(n, 0), ".locks.control == {\"state\": \"free\", "
+		  "\"tid\": null, \"pid\": null, \"waiters\": false, "
+		  "\"waiter_slots\": null} and .locks.write.waiter_slots == [] "
+		  "and .locks.read.waiter_slots == [] and "
+		  "(.strict | type) == \"boolean\" and .layout_version == 3");
 	snprintf(expr, sizeof(expr), "[.endpoints[] | [.role, .pid, .life]] "
 		 "== [[\"reader\", %d, \"alive\"], "
 		 "[\"writer\", %d, \"alive\"]]", (int)rp, (int)wp);
@@ -661,29 +758,77 @@ static void inspect__lock_held(void **state)
 }
 
 /*
- * The owner dies, and the next locker releases the lock without making
- * it consistent (the library never does; a foreign program might): from
- * then on every lock fails, and the pipe is broken.
+ * A writer waits for the write lock, which a writer blocked on a full
+ * ring holds: the lock shows the waiting endpoint by its slot (sh_wwait),
+ * not in its word.
  */
-static void inspect__lock_not_recoverable(void **state)
+static void inspect__side_lock_waiters(void **state)
 {
-	const char *n = th_pipe("notrec", 4096);
-	struct shmpipe_shared *sh;
+	const char *n = th_pipe("sidewait", 4096);
+	char expr[320];
+	struct run *r;
+	pid_t hp, wp;
+	int slot;
+
+	(void)state;
+	spawn(n, R, ACT_READ_IDLE, 0);
+	hp = spawn(n, W, ACT_HOLD, 0);
+	wp = spawn(n, W, ACT_WAIT_LOCK, 0);
+	assert_true(wait_bits(n, AT(sh_wwait), 8, ~0ULL));
+	slot = writer_slot(n, wp);
+	assert_true(slot >= 0);
+	save_seed(n, "side-lock-waiters");
+	r = inspect(n, 0, "open");
+	snprintf(expr, sizeof(expr), "write     held by pid %d, threads "
+		 "waiting: slot %d (pid %d)\n", (int)hp, slot, (int)wp);
+	assert_has(r->out, expr);
+	assert_has(r->out, "read      free\n");
+	snprintf(expr, sizeof(expr), ".locks.write.state == \"held\" and "
+		 ".locks.write.pid == %d and .locks.write.waiters and "
+		 ".locks.write.waiter_slots == [%d] and "
+		 "(.locks.read.waiters | not) and .locks.read.waiter_slots == [] "
+		 "and .locks.control.waiter_slots == null", (int)hp, slot);
+	assert_jq(json(n, 0), expr);
+}
+
+/*
+ * A process dies holding the control lock while another waits for it to
+ * attach.  While it waits, the lock shows a waiter (FUTEX_WAITERS in its
+ * word); the kernel marks the death and wakes the waiter, which repairs
+ * the pipe and attaches.
+ */
+static void inspect__control_lock_waiters(void **state)
+{
+	const char *n = th_pipe("ctlwait", 4096);
+	struct child *c;
+	char expr[256];
+	struct run *r;
 	pid_t lp;
 
 	(void)state;
 	spawn(n, R, ACT_READ_IDLE, 0);
-	spawn(n, W, ACT_WRITE, 1);
-	lp = spawn_locker(n, offsetof(struct shmpipe_shared, sh_ctl));
+	lp = spawn_locker(n, AT(sh_ctl));
+	spawn_late(n, W, &c);
+	/* The library's open waits 5 seconds for the lock: look quickly. */
+	assert_true(wait_bits(n, AT(sh_ctl.word), 4, FUTEX_WAITERS));
+	save_seed(n, "control-lock-waiters");
+	r = inspect(n, 13, "waiting");
+	snprintf(expr, sizeof(expr), "control   held by pid %d (thread %d), "
+		 "threads waiting\n", (int)lp, (int)lp);
+	assert_has(r->out, expr);
+	snprintf(expr, sizeof(expr), ".locks.control == {\"state\": \"held\", "
+		 "\"tid\": %d, \"pid\": %d, \"waiters\": true, "
+		 "\"waiter_slots\": null} and .snapshot.settling", (int)lp,
+		 (int)lp);
+	assert_jq(json(n, 13), expr);
 	kill_now(lp);
-	sh = map_header(n);
-	assert_non_null(sh);
-	assert_int_equal(pthread_mutex_lock(&sh->sh_ctl.m), EOWNERDEAD);
-	assert_int_equal(pthread_mutex_unlock(&sh->sh_ctl.m), 0);
-	munmap(sh, SHMPIPE_HDR_SIZE);
-	save_seed(n, "lock-not-recoverable");
-	inspect(n, 5, "broken");
-	assert_jq(json(n, 5), ".locks.control.state == \"not-recoverable\"");
+	assert_true(th_wait_flag(&c->done, 20000));
+	assert_int_equal(c->result, 0);
+	r = inspect(n, 0, "open");
+	assert_has(r->out, "control   free\n");
+	assert_jq(json(n, 0), ".locks.control.state == \"free\" and "
+		  "(.locks.control.waiters | not) and .counters.recoveries == 1 "
+		  "and .writers.alive == 1 and .readers.alive == 1");
 }
 
 /*
@@ -694,6 +839,8 @@ static void inspect__lock_not_recoverable(void **state)
 static void inspect__control_lock_held(void **state)
 {
 	const char *n = th_pipe("ctlheld", 4096);
+	char expr[256];
+	struct run *r;
 	double t0;
 	pid_t lp;
 
@@ -705,11 +852,73 @@ static void inspect__control_lock_held(void **state)
 	inspect(n, 0, "open");
 	print_message("three runs with the control lock held took %.1f ms\n",
 		      th_now_ms() - t0);
-	assert_jq(json(n, 0), ".snapshot.settling and .locks.control.state == "
-		  "\"held\"");
+	snprintf(expr, sizeof(expr), ".snapshot.settling and "
+		 ".locks.control.state == \"held\" and .locks.control.tid == %d "
+		 "and .locks.control.pid == %d and "
+		 "(.locks.control.waiters | not)", (int)lp, (int)lp);
+	assert_jq(json(n, 0), expr);
 	kill_now(lp);
+	save_seed(n, "control-lock-owner-died");
+	r = inspect(n, 0, "open");
+	assert_has(r->out, "control   owner died: the next locker repairs "
+		   "it\n");
 	assert_jq(json(n, 0), ".snapshot.settling == false and "
-		  ".locks.control.state == \"owner-died\"");
+		  ".locks.control == {\"state\": \"owner-died\", \"tid\": "
+		  "null, \"pid\": null, \"waiters\": false, "
+		  "\"waiter_slots\": null}");
+}
+
+/*
+ * Strict fences are a fact of the pipe's history (an endpoint whose
+ * process cannot use membarrier attached once); the tool says which.
+ */
+static void inspect__strict(void **state)
+{
+	const char *n = th_pipe("strict", 4096);
+	uint32_t one = 1;
+	char expr[64];
+	struct run *r;
+	int strict;
+
+	(void)state;
+	spawn(n, R, ACT_READ_IDLE, 0);
+	spawn(n, W, ACT_WRITE, 1);
+	strict = strict_word(n) != 0;	/* the machine decides */
+	r = inspect(n, 0, "open");
+	assert_field(r->out, "fences:", strict ? "strict (an endpoint "
+		     "without membarrier attached)" :
+		     "asymmetric (membarrier)");
+	snprintf(expr, sizeof(expr), ".strict == %s", strict ? "true" :
+		 "false");
+	assert_jq(json(n, 0), expr);
+	poke(n, AT(sh_strict), &one, sizeof(one));
+	save_seed(n, "strict");
+	r = inspect(n, 0, "open");
+	assert_field(r->out, "fences:", "strict (an endpoint without "
+		     "membarrier attached)");
+	assert_jq(json(n, 0), ".strict == true");
+}
+
+/*
+ * The 36 bytes after each lock word are unused, and the library ignores
+ * them: whatever they hold, the pipe is not damaged.
+ */
+static void inspect__lock_padding_ignored(void **state)
+{
+	const char *n = th_pipe("lockpad", 4096);
+	uint32_t junk = 0xdeadbeef;
+
+	(void)state;
+	spawn(n, R, ACT_READ_IDLE, 0);
+	spawn(n, W, ACT_WRITE, 1);
+	poke(n, AT(sh_ctl) + 16, &junk, sizeof(junk));
+	poke(n, AT(sh_readers) + offsetof(struct shmpipe_slot, sl_live) + 36,
+	     &junk, sizeof(junk));
+	poke(n, AT(sh_writers[63]) + 4, &junk, sizeof(junk));
+	save_seed(n, "lock-padding");
+	inspect(n, 0, "open");
+	assert_jq(json(n, 0), ".locks.control.state == \"free\" and "
+		  ".readers.alive == 1");
 }
 
 static void inspect__stale_after_deaths(void **state)
@@ -817,13 +1026,11 @@ struct damage {
 	const char *why;
 };
 
-#define AT(f)	offsetof(struct shmpipe_shared, f)
-
 static const struct damage damages[] = {
 	{ "magic", AT(sh_magic), 0x6f6f6f6f6f6f6f6fULL, 8, 4, "foreign",
 	  "not a shmpipe segment: magic 0x6f6f6f6f6f6f6f6f" },
-	{ "version", AT(sh_version), 3, 4, 6, "unsupported",
-	  "layout version 3, this tool reads version 2" },
+	{ "version", AT(sh_version), 2, 4, 6, "unsupported",
+	  "layout version 2, this tool reads version 3" },
 	{ "abi", AT(sh_abi), 0x10404, 4, 6, "unsupported", "another ABI" },
 	{ "capacity", AT(sh_capacity), 12345, 8, 5, "damaged",
 	  "capacity 12345 is not a power of two" },
@@ -843,8 +1050,11 @@ static const struct damage damages[] = {
 	  "reserved byte at offset 593" },
 	{ "tail-of-header", SHMPIPE_HDR_SIZE - 1, 1, 1, 5, "damaged",
 	  "reserved byte at offset 16383" },
-	{ "mutex", AT(sh_ctl) + 16, 3, 4, 5, "damaged",
-	  "is not a robust shared mutex" },
+	{ "lock", AT(sh_ctl), 0x00ffffff, 4, 5, "damaged",
+	  "lock at offset 128: owner 0xffffff is not a thread id" },
+	{ "live", AT(sh_writers) + offsetof(struct shmpipe_slot, sl_live),
+	  0x7fffffff, 4, 5, "damaged",
+	  "lock at offset 5120: owner 0x7fffffff is not a thread id" },
 	{ "slot", AT(sh_writers) + offsetof(struct shmpipe_slot, sl_pid), 0,
 	  4, 5, "damaged", "writer slot 0: pid 0" },
 	{ "sleep", AT(sh_rsleep), 7, 4, 5, "damaged", "sleep flags 7/0" },
@@ -1050,8 +1260,11 @@ int main(void)
 		TH_TEST(inspect__writer_dead),
 		TH_TEST(inspect__lock_owner_dead),
 		TH_TEST(inspect__lock_held),
-		TH_TEST(inspect__lock_not_recoverable),
+		TH_TEST(inspect__side_lock_waiters),
 		TH_TEST(inspect__control_lock_held),
+		TH_TEST(inspect__control_lock_waiters),
+		TH_TEST(inspect__strict),
+		TH_TEST(inspect__lock_padding_ignored),
 		TH_TEST(inspect__stale_after_deaths),
 		TH_TEST(inspect__stale_after_close),
 		TH_TEST(inspect__closed_waiting_for_reader),

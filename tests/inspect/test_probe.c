@@ -23,6 +23,7 @@ enum race {
 	RACE_STATE,		/* the state sequence moves every copy */
 	RACE_TRAFFIC,		/* a writer adds a message every copy */
 	RACE_CTL_HELD,		/* the control lock is held throughout */
+	RACE_CTL_DIED,		/* its owner died, a waiter sleeps on it */
 	RACE_CHANGE,		/* a change under ctl, done after 5 copies */
 	RACE_SHRINK,		/* the file is cut short after the first copy */
 };
@@ -45,6 +46,9 @@ static void disturb(struct shmpipe_shared *h, int k)
 		break;
 	case RACE_CTL_HELD:
 		h->sh_ctl.word = (uint32_t)getpid();
+		break;
+	case RACE_CTL_DIED:
+		h->sh_ctl.word = 0xc0000000u;	/* OWNER_DIED | WAITERS */
 		break;
 	case RACE_CHANGE:
 		if (k > 5)
@@ -157,6 +161,22 @@ static void snapshot__control_lock_held_is_marked(void **state)
 	assert_int_equal(pipe_.locks[0].pid, getpid());
 }
 
+/* The kernel's mark of a dead owner holds nothing: the copy is settled. */
+static void snapshot__control_lock_owner_died_is_settled(void **state)
+{
+	struct ins_result res;
+
+	(void)state;
+	assert_int_equal(probe(RACE_CTL_DIED, &pipe_, &res), INS_EX_NOT_READY);
+	assert_true(res.valid);
+	assert_false(pipe_.settling);
+	assert_int_equal(pipe_.tries, 2);
+	assert_int_equal(pipe_.locks[0].state, INS_LK_OWNER_DIED);
+	assert_true(pipe_.locks[0].waiters);
+	assert_int_equal(pipe_.locks[0].tid, 0);
+	assert_int_equal(pipe_.locks[0].pid, 0);
+}
+
 /* Half a change seen while the control lock is held is not damage. */
 static void snapshot__change_in_progress_is_waited_out(void **state)
 {
@@ -186,6 +206,7 @@ int main(void)
 		TH_TEST(snapshot__state_never_still_is_busy),
 		TH_TEST(snapshot__moving_traffic_is_marked),
 		TH_TEST(snapshot__control_lock_held_is_marked),
+		TH_TEST(snapshot__control_lock_owner_died_is_settled),
 		TH_TEST(snapshot__change_in_progress_is_waited_out),
 		TH_TEST(snapshot__truncated_while_read),
 	};
