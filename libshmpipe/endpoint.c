@@ -118,16 +118,24 @@ void shmpipe__recover_ctl(struct shmpipe_shared *sh)
  * A caller saw a peer with no live owner.  Take ctl, remove the dead, and
  * wake every sleeper so that all of them see the new state: the kernel
  * woke only one.  The caller looks at the state again in any case, so a
- * control lock that stays busy for a whole slice is left for next time
- * rather than waited for past the caller's own deadline.
+ * control lock that stays busy for a whole slice, or past the deadline
+ * of the write or read that asked, is left for next time.
  */
 int shmpipe__reap(struct shmpipe__end *e)
 {
 	struct shmpipe__deadline slice = { .ms = SHMPIPE_SLICE_MS };
+	struct shmpipe__deadline *call = shmpipe__call_deadline;
 	int r, changed;
 
+	/* Within the calling write's or read's own timeout, too. */
+	if (call && call->ms >= 0) {
+		long left = shmpipe__deadline_left_ms(call);
+
+		if (left < slice.ms)
+			slice.ms = (int)left;
+	}
 	r = shmpipe__lock(e, LK_CTL, &slice, NULL);
-	if (r == -ETIMEDOUT)
+	if (r == -ETIMEDOUT || r == -EAGAIN)
 		return 0;
 	if (r)
 		return r;

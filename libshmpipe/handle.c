@@ -55,6 +55,8 @@ static void hazards_after_fork(void)
 static void after_fork_child(void)
 {
 	shmpipe__robust_after_fork();
+	shmpipe__sync_after_fork();
+	shmpipe__fault_after_fork();
 	pthread_mutex_init(&table_mu, NULL);
 	__atomic_add_fetch(&shmpipe__fork_gen, 1, __ATOMIC_RELAXED);
 	hazards_after_fork();
@@ -146,11 +148,19 @@ static int hazard_held(struct shmpipe__end *e)
 	return 0;
 }
 
-/* Wait until no thread is inside a call on e. */
+/*
+ * Wait until no thread is inside a call on e.  If the barrier fails (a
+ * seccomp filter installed after the library started, say), calls go
+ * back to publishing with an exchange, and this close waits a millisecond
+ * instead, by which time any store of a hazard has left its core.
+ */
 static void hazard_drain(struct shmpipe__end *e)
 {
-	if (__atomic_load_n(&shmpipe__cheap_hazards, __ATOMIC_RELAXED))
-		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	if (__atomic_load_n(&shmpipe__cheap_hazards, __ATOMIC_RELAXED) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)) {
+		__atomic_store_n(&shmpipe__cheap_hazards, 0, __ATOMIC_SEQ_CST);
+		usleep(1000);
+	}
 	while (hazard_held(e))
 		usleep(100);
 }

@@ -94,6 +94,7 @@ int shmpipe__check_name(const char *name);
 int shmpipe__map(const char *name, struct shmpipe__end *e);
 void shmpipe__unmap(struct shmpipe__end *e);
 void shmpipe__fault_guard(void);
+void shmpipe__fault_after_fork(void);
 uint64_t shmpipe__realtime_ns(void);
 uint64_t shmpipe__proc_start(int pid);
 
@@ -112,7 +113,12 @@ void shmpipe__wake(uint32_t *seq);
 void shmpipe__wake_one(uint32_t *word);
 void shmpipe__wake_all(struct shmpipe_shared *sh);
 int shmpipe__deadline_passed(struct shmpipe__deadline *dl);
+long shmpipe__deadline_left_ms(struct shmpipe__deadline *dl);
+/* The deadline of the write or read this thread is in, for the reaper. */
+extern __thread struct shmpipe__deadline *shmpipe__call_deadline
+	__attribute__((tls_model("initial-exec")));
 int shmpipe__fence_others(struct shmpipe__end *e);
+void shmpipe__sync_after_fork(void);
 
 /* endpoint.c */
 int shmpipe__attach(struct shmpipe__end *e);

@@ -259,6 +259,7 @@ int shmpipe_write(struct shmpipe_writer *w, const void *msg, size_t len,
 		r = -EMSGSIZE;
 		goto out;
 	}
+	shmpipe__call_deadline = &dl;
 	r = shmpipe__lock(e, LK_WRITE, &dl, writer_check);
 	if (r)
 		goto out;
@@ -266,6 +267,7 @@ int shmpipe_write(struct shmpipe_writer *w, const void *msg, size_t len,
 	r = write_locked(e, msg, len, &dl);
 	shmpipe__unlock(e, LK_WRITE);
 out:
+	shmpipe__call_deadline = NULL;
 	if (broken(e))
 		r = -EPROTO;
 	shmpipe__leave(e);
@@ -417,12 +419,14 @@ int shmpipe_read(struct shmpipe_reader *rd, void *buf, size_t size,
 	e = shmpipe__enter(rd, SHMPIPE_ROLE_READER, &r);
 	if (!e)
 		return r;
+	shmpipe__call_deadline = &dl;
 	r = shmpipe__lock(e, LK_READ, &dl, closing_check);
 	if (!r) {
 		SHMPIPE_CRASH("read.locked");
 		r = read_locked(e, buf, size, len, &dl);
 		shmpipe__unlock(e, LK_READ);
 	}
+	shmpipe__call_deadline = NULL;
 	if (broken(e))
 		r = -EPROTO;
 	shmpipe__leave(e);

@@ -269,23 +269,40 @@ void shmpipe__unmap(struct shmpipe__end *e)
 
 /*
  * A segment shrunk under its users.  Touching a page past the end of the
- * file raises SIGBUS.  If the address is in one of this process's
- * mappings, the handler puts private zero pages over the rest of that
- * mapping and marks the endpoint broken: the faulting access completes
- * on zeros, and every call on the endpoint from then on fails with
- * -EPROTO (ring.c looks at e_broken).  Pages before the fault are still
- * in the file and stay shared, so the endpoint can still leave the pipe
- * properly.  Any other SIGBUS goes to the handler that was there before,
- * or gets the default action.  (shmpipe__fault_guard() installs it.)
+ * file raises SIGBUS.  If the fault is in one of this process's mappings,
+ * the handler puts private zero pages over the rest of that mapping and
+ * marks the endpoint broken: the faulting access completes on zeros, and
+ * every call on the endpoint from then on fails with -EPROTO (ring.c
+ * looks at e_broken).  Pages before the fault are still in the file and
+ * stay shared, so the endpoint can still leave the pipe properly.  Only
+ * whole pages are lost, so a file that shrinks by less than a page, or
+ * grows back before a lost page is touched, is not noticed: that reads
+ * as zeros written by the other process.
+ *
+ * Any other SIGBUS goes to the handler that was there before, or gets
+ * what it would have got without us: the default action, or nothing if
+ * it was ignored and not a fault.  A SIGBUS sent with kill() or
+ * sigqueue() (si_code <= 0) is never taken for a fault of ours, whatever
+ * address it claims.  The handler a program installed after ours may
+ * chain to ours, and ours (put back at the next open) to it: the same
+ * signal coming back to ours ends the loop with the default action.  (shmpipe__fault_guard() installs it.)
  */
 static struct sigaction old_sigbus;
 static uintptr_t page_size;
+static pthread_mutex_t guard_mu = PTHREAD_MUTEX_INITIALIZER;
+/* The signal being passed down the chain on this thread: if it comes
+ * back (same siginfo), the chain is a loop.  A handler down the chain
+ * that jumps out leaves it set, which matters only if a later signal's
+ * siginfo lands at the very same address. */
+static __thread siginfo_t *chain_si __attribute__((tls_model("initial-exec")));
 
-static void on_sigbus(int sig, siginfo_t *si, void *ctx)
+static int fault_of_ours(siginfo_t *si)
 {
 	uintptr_t a = (uintptr_t)si->si_addr, sh, end, page;
-	int saved = errno, i;
+	int i;
 
+	if (si->si_code <= 0)
+		return 0;
 	for (i = 0; i < SHMPIPE_HANDLES_MAX; i++) {
 		struct shmpipe__end *e = &shmpipe__table[i];
 
@@ -297,22 +314,41 @@ static void on_sigbus(int sig, siginfo_t *si, void *ctx)
 		if (mmap((void *)page, end - page, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
 			 0) == MAP_FAILED)
-			break;
+			return 0;
 		__atomic_store_n(&e->e_broken, 1, __ATOMIC_RELEASE);
-		errno = saved;
-		return;
+		return 1;
+	}
+	return 0;
+}
+
+static void default_action(void)
+{
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);		/* delivered when the handler returns */
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *ctx)
+{
+	int saved = errno;
+
+	if (fault_of_ours(si)) {
+		/* done: the access completes on zeros */
+	} else if (chain_si == si) {
+		default_action();	/* the chain came back to us */
+	} else {
+		chain_si = si;
+		if (old_sigbus.sa_flags & SA_SIGINFO)
+			old_sigbus.sa_sigaction(sig, si, ctx);
+		else if (old_sigbus.sa_handler == SIG_IGN && si->si_code <= 0)
+			;	/* ignored, and not a fault: as before */
+		else if (old_sigbus.sa_handler == SIG_DFL ||
+			 old_sigbus.sa_handler == SIG_IGN)
+			default_action();	/* a fault kills even if ignored */
+		else
+			old_sigbus.sa_handler(sig);
+		chain_si = NULL;
 	}
 	errno = saved;
-	if (old_sigbus.sa_flags & SA_SIGINFO) {
-		old_sigbus.sa_sigaction(sig, si, ctx);
-	} else if (old_sigbus.sa_handler != SIG_DFL &&
-		   old_sigbus.sa_handler != SIG_IGN) {
-		old_sigbus.sa_handler(sig);
-	} else {
-		/* Delivered again on return, with the default action. */
-		signal(SIGBUS, SIG_DFL);
-		raise(SIGBUS);
-	}
 }
 
 /*
@@ -323,10 +359,9 @@ static void on_sigbus(int sig, siginfo_t *si, void *ctx)
  */
 void shmpipe__fault_guard(void)
 {
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	struct sigaction sa, now;
 
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&guard_mu);
 	if (sigaction(SIGBUS, NULL, &now) == 0 &&
 	    !((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_sigbus)) {
 		page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -337,5 +372,11 @@ void shmpipe__fault_guard(void)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGBUS, &sa, NULL);
 	}
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&guard_mu);
+}
+
+/* In a forked child, where another thread may have held it. */
+void shmpipe__fault_after_fork(void)
+{
+	pthread_mutex_init(&guard_mu, NULL);
 }

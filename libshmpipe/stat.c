@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -108,8 +109,7 @@ static void fill(struct shmpipe_stat *st, const struct shmpipe_shared *h,
 
 int shmpipe_stat(const char *name, struct shmpipe_stat *st)
 {
-	static struct shmpipe_shared a, b;	/* 9 KiB each: not on stack */
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct shmpipe_shared *a, *b;	/* 9 KiB each: not on the stack */
 	char path[SHMPIPE_NAME_MAX + 16];
 	struct stat fs;
 	int fd, r, i;
@@ -122,23 +122,28 @@ int shmpipe_stat(const char *name, struct shmpipe_stat *st)
 	if (fd < 0)
 		return -errno;
 
-	pthread_mutex_lock(&mu);
+	a = malloc(2 * sizeof(*a));
+	if (!a) {
+		close(fd);
+		return -ENOMEM;
+	}
+	b = a + 1;
 	r = fstat(fd, &fs) < 0 ? -errno : 0;
 	if (!r && (!S_ISREG(fs.st_mode) || fs.st_size < SHMPIPE_HDR_SIZE))
 		r = -EPROTO;
 	for (i = 0; !r && i < SNAPSHOT_TRIES; i++) {
-		r = copy_header(fd, &a);
+		r = copy_header(fd, a);
 		if (!r)
-			r = copy_header(fd, &b);
-		if (!r && !valid_identity(&a, fs.st_size))
+			r = copy_header(fd, b);
+		if (!r && !valid_identity(a, fs.st_size))
 			r = -EPROTO;
-		if (r || same_state(&a, &b))
+		if (r || same_state(a, b))
 			break;
 		r = i + 1 < SNAPSHOT_TRIES ? 0 : -EBUSY;
 	}
 	if (!r)
-		fill(st, &a, &fs);
-	pthread_mutex_unlock(&mu);
+		fill(st, a, &fs);
+	free(a);
 	close(fd);
 	return r;
 }

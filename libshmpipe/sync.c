@@ -107,6 +107,23 @@ static struct timespec next_wakeup(struct shmpipe__deadline *dl)
 	return t;
 }
 
+__thread struct shmpipe__deadline *shmpipe__call_deadline;
+
+/* Milliseconds left before the deadline (fixed now if it was not), >= 0. */
+long shmpipe__deadline_left_ms(struct shmpipe__deadline *dl)
+{
+	struct timespec now;
+
+	if (dl->ms <= 0)
+		return dl->ms < 0 ? SHMPIPE_SLICE_MS : 0;
+	shmpipe__deadline_passed(dl);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!ts_before(&now, &dl->at))
+		return 0;
+	return (dl->at.tv_sec - now.tv_sec) * 1000 +
+	       (dl->at.tv_nsec - now.tv_nsec) / 1000000 + 1;
+}
+
 int shmpipe__deadline_passed(struct shmpipe__deadline *dl)
 {
 	struct timespec now;
@@ -189,6 +206,8 @@ int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
 	if (shmpipe__deadline_passed(dl))
 		return -ETIMEDOUT;
 	probe_end(e);
+	if (__atomic_load_n(&e->e_broken, __ATOMIC_ACQUIRE))
+		return 0;	/* the caller's check says -EPROTO */
 
 	wv[0].val = seen;
 	wv[0].uaddr = (uintptr_t)seq;
@@ -270,6 +289,8 @@ int shmpipe__ctl_lock_slow(struct shmpipe__end *e,
 			return -EAGAIN;
 		if (shmpipe__deadline_passed(dl))
 			return -ETIMEDOUT;
+		if (__atomic_load_n(&e->e_broken, __ATOMIC_ACQUIRE))
+			return -EPROTO;
 		seen = mark_waiting(word);
 		if (seen && shmpipe__sleep(e, word, seen, dl, 0, NULL))
 			return -ETIMEDOUT;
@@ -311,6 +332,12 @@ static struct shmpipe_slot *side_owner(struct shmpipe__end *e, uint32_t v)
  * their count.  A dead endpoint's bit is cleared when it is reaped.
  */
 static pthread_mutex_t waiters_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* In a forked child, where another thread may have held it. */
+void shmpipe__sync_after_fork(void)
+{
+	pthread_mutex_init(&waiters_mu, NULL);
+}
 
 static void side_wait_mark(struct shmpipe__end *e, uint64_t *mask, int on)
 {
@@ -365,6 +392,7 @@ int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
 	struct shmpipe_slot *owner;
 	int spins = 0, yields = 0, waiting = 0, r;
 
+	shmpipe__deadline_passed(dl);	/* the deadline counts from here */
 	for (;;) {
 		v = sh_load(word);
 		if (!v) {
@@ -395,8 +423,6 @@ int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
 			r = -EAGAIN;
 			break;
 		}
-		if (check && (r = check(e)) != 0)
-			break;
 		if (yields < 16) {
 			/* The owner may be waiting for this CPU. */
 			yields++;
@@ -409,6 +435,13 @@ int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
 			waiting = 1;
 			continue;
 		}
+		/* Once per sleep: it may reap, which may wait a slice. */
+		if (shmpipe__deadline_passed(dl)) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		if (check && (r = check(e)) != 0)
+			break;
 		r = shmpipe__sleep(e, word, v, dl,
 				   e->e_role == SHMPIPE_ROLE_WRITER, owner);
 		if (r)

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -343,6 +346,137 @@ static void segment__strict_mode(void **state)
 	munmap(sh, SHMPIPE_HDR_SIZE);
 }
 
+static volatile int stop_churn;
+
+static void *open_churn(void *arg)
+{
+	struct shmpipe_reader *r;
+
+	while (!__atomic_load_n(&stop_churn, __ATOMIC_RELAXED))
+		if (shmpipe_reader_open(arg, &r) == 0)
+			shmpipe_reader_close(r, 0);
+	return NULL;
+}
+
+static int child_opens(void *arg)
+{
+	struct shmpipe_writer *w;
+
+	if (shmpipe_writer_open(arg, &w))
+		return 1;
+	return shmpipe_writer_close(w, 0) ? 2 : 0;
+}
+
+/*
+ * fork() while other threads are inside open and close: the child's
+ * own first open must not find a private lock of the library held by a
+ * thread that the child does not have.
+ */
+static void fork__while_threads_open(void **state)
+{
+	const char *n = th_pipe("forkopen", 4096);
+	struct shmpipe_reader *r;
+	struct shmpipe_writer *w;
+	pthread_t t[3];
+	int i, code = 0;
+
+	(void)state;
+	/* Kept open, so that the churning readers never finish the pipe. */
+	assert_int_equal(shmpipe_reader_open(n, &r), 0);
+	assert_int_equal(shmpipe_writer_open(n, &w), 0);
+	stop_churn = 0;
+	for (i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, open_churn, (void *)n);
+	for (i = 0; i < 150 && !code; i++)
+		code = th_exit_code(th_fork(child_opens, (void *)n), 20000);
+	__atomic_store_n(&stop_churn, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(code, 0);	/* -1: a child hung */
+	assert_int_equal(shmpipe_writer_close(w, 0), 0);
+	assert_int_equal(shmpipe_reader_close(r, 0), 0);
+}
+
+static struct sigaction before_ours;
+
+static void chaining_handler(int sig, siginfo_t *si, void *ctx)
+{
+	if (before_ours.sa_flags & SA_SIGINFO)
+		before_ours.sa_sigaction(sig, si, ctx);
+	else if (before_ours.sa_handler != SIG_DFL &&
+		 before_ours.sa_handler != SIG_IGN)
+		before_ours.sa_handler(sig);
+	else
+		signal(sig, SIG_DFL);
+}
+
+/*
+ * A program installs its own SIGBUS handler after an open, chaining to
+ * the library's, as shmpipe(7) asks; the next open puts the library's
+ * back on top, chaining to the program's.  A SIGBUS of the program's
+ * own (a truncated file it maps) must still end in the default action,
+ * not in an endless chain.
+ */
+static int foreign_sigbus(void *arg)
+{
+	struct shmpipe_reader *r1, *r2;
+	struct sigaction sa;
+	char path[] = "/dev/shm/shmpipe-test-bus-XXXXXX";
+	volatile char *p;
+	int fd;
+
+	if (shmpipe_reader_open(arg, &r1))
+		return 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = chaining_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, &before_ours);
+	if (shmpipe_reader_open(arg, &r2))
+		return 2;
+	fd = mkstemp(path);
+	if (fd < 0)
+		return 3;
+	unlink(path);
+	if (ftruncate(fd, 4096))
+		return 4;
+	p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 5;
+	return p[4096];		/* past the end of the file: SIGBUS */
+}
+
+static void sigbus__foreign_fault_keeps_default(void **state)
+{
+	const char *n = th_pipe("bus", 4096);
+	int st;
+
+	(void)state;
+	st = th_wait(th_fork(foreign_sigbus, (void *)n), 20000);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGBUS);
+}
+
+static int ignored_sigbus(void *arg)
+{
+	struct shmpipe_reader *r;
+
+	signal(SIGBUS, SIG_IGN);
+	if (shmpipe_reader_open(arg, &r))
+		return 1;
+	kill(getpid(), SIGBUS);
+	return shmpipe_reader_close(r, 0) ? 2 : 0;
+}
+
+/* A program that ignores SIGBUS still does after opening a pipe. */
+static void sigbus__ignored_stays_ignored(void **state)
+{
+	const char *n = th_pipe("busign", 4096);
+
+	(void)state;
+	assert_int_equal(th_exit_code(th_fork(ignored_sigbus, (void *)n),
+				      20000), 0);
+}
+
 static int opener(void *arg)
 {
 	double end = th_now_ms() + 10000;
@@ -429,6 +563,9 @@ int main(void)
 		TH_TEST(segment__shrunk),
 		TH_TEST(segment__lock_links_ignored),
 		TH_TEST(segment__strict_mode),
+		TH_TEST(fork__while_threads_open),
+		TH_TEST(sigbus__foreign_fault_keeps_default),
+		TH_TEST(sigbus__ignored_stays_ignored),
 		TH_TEST(create__atomic_for_openers),
 		TH_TEST(create__mode_with_umask_churn),
 	};
