@@ -32,7 +32,7 @@ static struct shmpipe_slot *slots_of(struct shmpipe_shared *sh, int role)
 /* The mask of slots with a thread waiting for the side's lock. */
 static uint64_t *waiting_of(struct shmpipe_shared *sh, int role)
 {
-	return role == SHMPIPE_ROLE_READER ? &sh->sh_rwait : &sh->sh_wwait;
+	return shmpipe__side_wait(sh, shmpipe__side_of(role));
 }
 
 /*
@@ -118,18 +118,17 @@ void shmpipe__recover_ctl(struct shmpipe_shared *sh)
  * A caller saw a peer with no live owner.  Take ctl, remove the dead, and
  * wake every sleeper so that all of them see the new state: the kernel
  * woke only one.  The caller looks at the state again in any case, so a
- * control lock that stays busy for a whole slice, or past the deadline
- * of the write or read that asked, is left for next time.
+ * control lock that stays busy for a whole slice, or past dl (the
+ * deadline of the write or read that asked; NULL: none), is left for
+ * next time.
  */
-int shmpipe__reap(struct shmpipe__end *e)
+int shmpipe__reap(struct shmpipe__end *e, struct shmpipe__deadline *dl)
 {
 	struct shmpipe__deadline slice = { .ms = SHMPIPE_SLICE_MS };
-	struct shmpipe__deadline *call = shmpipe__call_deadline;
 	int r, changed;
 
-	/* Within the calling write's or read's own timeout, too. */
-	if (call && call->ms >= 0) {
-		long left = shmpipe__deadline_left_ms(call);
+	if (dl && dl->ms >= 0) {
+		long left = shmpipe__deadline_left_ms(dl);
 
 		if (left < slice.ms)
 			slice.ms = (int)left;

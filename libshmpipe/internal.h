@@ -100,10 +100,12 @@ uint64_t shmpipe__proc_start(int pid);
 
 /* sync.c */
 enum shmpipe__lock_id { LK_CTL, LK_WRITE, LK_READ };
-typedef int (*shmpipe__check_fn)(struct shmpipe__end *e);
+/* What ends a wait early; dl is the deadline of the call that waits. */
+typedef int (*shmpipe__check_fn)(struct shmpipe__end *e,
+				 struct shmpipe__deadline *dl);
 int shmpipe__ctl_lock_slow(struct shmpipe__end *e,
 			   struct shmpipe__deadline *dl, int rc);
-int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
+int shmpipe__side_lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 			    struct shmpipe__deadline *dl,
 			    shmpipe__check_fn check);
 int shmpipe__sleep(struct shmpipe__end *e, uint32_t *seq, uint32_t seen,
@@ -114,16 +116,13 @@ void shmpipe__wake_one(uint32_t *word);
 void shmpipe__wake_all(struct shmpipe_shared *sh);
 int shmpipe__deadline_passed(struct shmpipe__deadline *dl);
 long shmpipe__deadline_left_ms(struct shmpipe__deadline *dl);
-/* The deadline of the write or read this thread is in, for the reaper. */
-extern __thread struct shmpipe__deadline *shmpipe__call_deadline
-	__attribute__((tls_model("initial-exec")));
-int shmpipe__fence_others(struct shmpipe__end *e);
+void shmpipe__fence_others(struct shmpipe__end *e);
 void shmpipe__sync_after_fork(void);
 
 /* endpoint.c */
 int shmpipe__attach(struct shmpipe__end *e);
 void shmpipe__detach(struct shmpipe__end *e, int err);
-int shmpipe__reap(struct shmpipe__end *e);
+int shmpipe__reap(struct shmpipe__end *e, struct shmpipe__deadline *dl);
 void shmpipe__recover_ctl(struct shmpipe_shared *sh);
 
 /*
@@ -237,6 +236,12 @@ static inline uint32_t *shmpipe__side_word(struct shmpipe_shared *sh,
 	return id == LK_WRITE ? &sh->sh_wlock : &sh->sh_rlock;
 }
 
+/* The side lock of a role's endpoints. */
+static inline enum shmpipe__lock_id shmpipe__side_of(int role)
+{
+	return role == SHMPIPE_ROLE_WRITER ? LK_WRITE : LK_READ;
+}
+
 /* The mask of slots with a thread waiting for a side lock. */
 static inline uint64_t *shmpipe__side_wait(struct shmpipe_shared *sh,
 					   enum shmpipe__lock_id id)
@@ -283,7 +288,7 @@ static inline int shmpipe__lock(struct shmpipe__end *e,
 					shmpipe__side_owner(e), 0,
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return 0;
-	return shmpipe__side_lock_slow(e, word, dl, check);
+	return shmpipe__side_lock_slow(e, id, dl, check);
 }
 
 static inline void shmpipe__unlock(struct shmpipe__end *e,
@@ -296,7 +301,7 @@ static inline void shmpipe__unlock(struct shmpipe__end *e,
 		return;
 	}
 	/* Clear the word, then look for waiters: the store-then-load pair
-	 * of sync.c's side_wait_sleep(). */
+	 * of sync.c's shmpipe__side_lock_slow(). */
 	word = shmpipe__side_word(e->e_sh, id);
 	if (shmpipe__strict(e))
 		(void)__atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST);

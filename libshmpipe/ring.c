@@ -138,14 +138,15 @@ static int state_word(int32_t *word, int eof_ok)
  * What stops a writer: the pipe's write error, a reader found dead (then
  * reaped, and the state read again), or its own handle closing.
  */
-static int writer_check(struct shmpipe__end *e)
+static int writer_check(struct shmpipe__end *e,
+			struct shmpipe__deadline *dl)
 {
 	int err = state_word(&e->e_sh->sh_wr_error, 0);
 
 	if (broken(e))
 		return -EPROTO;
 	if (!err && !shmpipe__peers_alive(e)) {
-		err = shmpipe__reap(e);
+		err = shmpipe__reap(e, dl);
 		if (!err)
 			err = state_word(&e->e_sh->sh_wr_error, 0);
 	}
@@ -193,7 +194,7 @@ static int wait_room(struct shmpipe__end *e, uint64_t need,
 		announce_sleep(e, &sh->sh_wsleep);
 		if (has_room(e, head, need, &bad) || bad)
 			return bad ? -EPROTO : 0;
-		r = writer_check(e);
+		r = writer_check(e, dl);
 		if (r)
 			return r;
 		r = shmpipe__sleep(e, &sh->sh_space_seq, seq, dl, 1, NULL);
@@ -210,7 +211,7 @@ static int write_locked(struct shmpipe__end *e, const void *msg, size_t len,
 	int bad = 0, r;
 
 	for (;;) {
-		r = writer_check(e);
+		r = writer_check(e, dl);
 		if (r)
 			return r;
 		head = sh_load(&sh->sh_head);
@@ -259,7 +260,6 @@ int shmpipe_write(struct shmpipe_writer *w, const void *msg, size_t len,
 		r = -EMSGSIZE;
 		goto out;
 	}
-	shmpipe__call_deadline = &dl;
 	r = shmpipe__lock(e, LK_WRITE, &dl, writer_check);
 	if (r)
 		goto out;
@@ -267,7 +267,6 @@ int shmpipe_write(struct shmpipe_writer *w, const void *msg, size_t len,
 	r = write_locked(e, msg, len, &dl);
 	shmpipe__unlock(e, LK_WRITE);
 out:
-	shmpipe__call_deadline = NULL;
 	if (broken(e))
 		r = -EPROTO;
 	shmpipe__leave(e);
@@ -279,14 +278,15 @@ out:
  * caller still drains what is left), a writer found dead, or its own
  * handle closing.
  */
-static int reader_check(struct shmpipe__end *e)
+static int reader_check(struct shmpipe__end *e,
+			struct shmpipe__deadline *dl)
 {
 	int err = state_word(&e->e_sh->sh_rd_error, 1);
 
 	if (broken(e))
 		return -EPROTO;
 	if (!err && !shmpipe__peers_alive(e)) {
-		err = shmpipe__reap(e);
+		err = shmpipe__reap(e, dl);
 		if (!err)
 			err = state_word(&e->e_sh->sh_rd_error, 1);
 	}
@@ -296,8 +296,10 @@ static int reader_check(struct shmpipe__end *e)
 }
 
 /* What ends a reader's wait for the read lock: its handle closing. */
-static int closing_check(struct shmpipe__end *e)
+static int closing_check(struct shmpipe__end *e,
+			 struct shmpipe__deadline *dl)
 {
+	(void)dl;
 	if (broken(e))
 		return -EPROTO;
 	return shmpipe__closing(e) ? -EPIPE : 0;
@@ -337,7 +339,7 @@ static int wait_data(struct shmpipe__end *e, uint64_t tail,
 		r = has_data(e, tail);
 		if (r)
 			return r < 0 ? r : 0;
-		r = reader_check(e);
+		r = reader_check(e, dl);
 		if (r)
 			return 0;	/* the caller sorts it out */
 		r = shmpipe__sleep(e, &sh->sh_data_seq, seq, dl, 1, NULL);
@@ -391,7 +393,7 @@ static int read_locked(struct shmpipe__end *e, void *buf, size_t size,
 
 		/* Empty.  A finished write side is final only once the
 		 * ring is seen empty after the error was seen. */
-		r = reader_check(e);
+		r = reader_check(e, dl);
 		if (r) {
 			if (has_data(e, tail))
 				continue;
@@ -419,14 +421,12 @@ int shmpipe_read(struct shmpipe_reader *rd, void *buf, size_t size,
 	e = shmpipe__enter(rd, SHMPIPE_ROLE_READER, &r);
 	if (!e)
 		return r;
-	shmpipe__call_deadline = &dl;
 	r = shmpipe__lock(e, LK_READ, &dl, closing_check);
 	if (!r) {
 		SHMPIPE_CRASH("read.locked");
 		r = read_locked(e, buf, size, len, &dl);
 		shmpipe__unlock(e, LK_READ);
 	}
-	shmpipe__call_deadline = NULL;
 	if (broken(e))
 		r = -EPROTO;
 	shmpipe__leave(e);
@@ -441,7 +441,7 @@ int shmpipe_writer_check(struct shmpipe_writer *w)
 	e = shmpipe__enter(w, SHMPIPE_ROLE_WRITER, &r);
 	if (!e)
 		return r;
-	r = writer_check(e);
+	r = writer_check(e, NULL);
 	shmpipe__leave(e);
 	return r;
 }

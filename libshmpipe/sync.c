@@ -107,8 +107,6 @@ static struct timespec next_wakeup(struct shmpipe__deadline *dl)
 	return t;
 }
 
-__thread struct shmpipe__deadline *shmpipe__call_deadline;
-
 /* Milliseconds left before the deadline (fixed now if it was not), >= 0. */
 long shmpipe__deadline_left_ms(struct shmpipe__deadline *dl)
 {
@@ -360,15 +358,11 @@ static void side_wait_mark(struct shmpipe__end *e, uint64_t *mask, int on)
  * the plain stores of a pipe that is not strict.  If it fails, the pipe
  * becomes strict.
  */
-int shmpipe__fence_others(struct shmpipe__end *e)
+void shmpipe__fence_others(struct shmpipe__end *e)
 {
-	if (shmpipe__strict(e))
-		return 0;
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0,
-		    0) == 0)
-		return 0;
-	sh_store_sc(&e->e_sh->sh_strict, 1);
-	return -1;
+	if (!shmpipe__strict(e) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0))
+		sh_store_sc(&e->e_sh->sh_strict, 1);
 }
 
 /*
@@ -381,12 +375,11 @@ int shmpipe__fence_others(struct shmpipe__end *e)
  * and reads the word once more.  A lock whose owner is gone is taken
  * over: its owner finished nothing it had not published (see recover()).
  */
-int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
+int shmpipe__side_lock_slow(struct shmpipe__end *e, enum shmpipe__lock_id id,
 			    struct shmpipe__deadline *dl,
 			    shmpipe__check_fn check)
 {
-	enum shmpipe__lock_id id = word == &e->e_sh->sh_wlock ? LK_WRITE
-							     : LK_READ;
+	uint32_t *word = shmpipe__side_word(e->e_sh, id);
 	uint64_t *mask = shmpipe__side_wait(e->e_sh, id);
 	uint32_t me = shmpipe__side_owner(e), v;
 	struct shmpipe_slot *owner;
@@ -440,7 +433,7 @@ int shmpipe__side_lock_slow(struct shmpipe__end *e, uint32_t *word,
 			r = -ETIMEDOUT;
 			break;
 		}
-		if (check && (r = check(e)) != 0)
+		if (check && (r = check(e, dl)) != 0)
 			break;
 		r = shmpipe__sleep(e, word, v, dl,
 				   e->e_role == SHMPIPE_ROLE_WRITER, owner);
